@@ -1,0 +1,58 @@
+# Hodegos developer commands. `make test` installs everything the tests need, then runs every check.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):/usr/local/go/bin:$(PATH)
+PYTEST_ARGS ?=
+
+.PHONY: help venv deps system-deps setup lint typecheck fmt crds test pytest demo demo-down clean
+
+help:
+	@echo "make demo   - run Hodegos end to end on the embedded local cluster"
+	@echo "make test   - install what the tests need, then lint, type-check and run every test"
+	@echo "make fmt    - fix formatting and lint findings that can be fixed automatically"
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+# Debian packages: the union of .ci/apt/*.txt (one file per area, one package a line).
+system-deps:
+	bash .ci/system-deps.sh
+
+# Area setup scripts (.ci/setup.d/NN-*.sh): agents, built tools, kernel headers. Each is idempotent.
+setup: venv system-deps
+	for script in .ci/setup.d/*.sh; do [ -e "$$script" ] || continue; echo "==> $$script"; bash "$$script"; done
+
+deps: setup
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+fmt: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+crds: venv
+	$(BIN)/python -m api.crds
+
+pytest: venv
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: deps lint typecheck pytest
+
+demo: deps
+	bash .ci/demo.sh
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

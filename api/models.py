@@ -1,0 +1,216 @@
+"""Pydantic models of the Hodegos custom resources (group ``hodegos.io``, version ``v1alpha1``).
+
+Field names are camelCase on the wire (Kubernetes style) and snake_case in Python. The CRD schemas in
+``chart/crds/`` are generated from these models by :mod:`api.crds`; a test fails when they drift.
+
+- :class:`InstrumentedApplication`: one per opted-in workload. ``spec`` is owned by the instrumentor
+  (which workload, options); ``status`` holds what the node agent detected per container, the rollback state
+  and conditions.
+- :class:`Destination`: a backend that the gateway collector exports to.
+- :class:`CollectorsGroup`: a gateway or node collector group, owned by the controllers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from api import constants
+
+Language = Literal["python", "nodejs", "java", "dotnet", "go", "ruby", "php", "unknown", "ignored"]
+Libc = Literal["glibc", "musl"]
+Signal = Literal["traces", "metrics", "logs"]
+ConditionStatus = Literal["True", "False", "Unknown"]
+CollectorRole = Literal["gateway", "node"]
+WorkloadKind = Literal["Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "ReplicaSet", "Pod"]
+
+SIGNALS: tuple[Signal, ...] = ("traces", "metrics", "logs")
+
+
+class Model(BaseModel):
+    """Base: camelCase aliases, populate by name, unknown keys rejected (a typo is an error, not silence)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class OwnerReference(Model):
+    api_version: str
+    kind: str
+    name: str
+    uid: str
+    controller: bool | None = None
+    block_owner_deletion: bool | None = None
+
+
+class ObjectMeta(Model):
+    """The parts of ``metadata`` Hodegos reads; everything else the server sets is kept as-is."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+    name: str = Field(min_length=1, max_length=253)
+    namespace: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    generation: int | None = None
+    uid: str | None = None
+    resource_version: str | None = None
+    owner_references: list[OwnerReference] | None = None
+
+
+class Condition(Model):
+    """A ``metav1.Condition``: the state of one aspect, why it is so, and for which generation."""
+
+    type: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$", max_length=316)
+    status: ConditionStatus
+    reason: str = Field(pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", max_length=1024)
+    message: str = Field(default="", max_length=32768)
+    observed_generation: int | None = Field(default=None, ge=0)
+    last_transition_time: datetime | None = None
+
+
+# -- InstrumentedApplication -----------------------------------------------------------------------------
+
+
+class WorkloadRef(Model):
+    kind: WorkloadKind
+    name: str = Field(min_length=1, max_length=253)
+
+
+class Sampler(Model):
+    """The head sampler agents use: an ``OTEL_TRACES_SAMPLER`` name and its optional argument."""
+
+    name: Literal[
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    ] = constants.DEFAULT_SAMPLER
+    argument: str | None = Field(default=None, pattern=r"^(0(\.[0-9]+)?|1(\.0+)?)$")
+
+
+class Signals(Model):
+    traces: bool = True
+    metrics: bool = True
+    logs: bool = False
+
+
+class InstrumentationOptions(Model):
+    sampler: Sampler = Field(default_factory=Sampler)
+    signals: Signals = Field(default_factory=Signals)
+
+
+class InstrumentedApplicationSpec(Model):
+    workload: WorkloadRef
+    service_name: str | None = Field(default=None, max_length=253)
+    options: InstrumentationOptions = Field(default_factory=InstrumentationOptions)
+
+
+class ContainerRuntime(Model):
+    """What the node agent found running in one container."""
+
+    name: str = Field(min_length=1, max_length=253)
+    language: Language
+    runtime_version: str | None = None
+    libc: Libc | None = None
+    other_agents: list[str] = Field(default_factory=list)
+    evidence: str | None = None
+
+
+class Rollback(Model):
+    """Set by the instrumentor when injected pods failed; the webhook then injects nothing."""
+
+    reason: str
+    message: str = ""
+    time: datetime | None = None
+
+
+class InstrumentedApplicationStatus(Model):
+    observed_generation: int | None = None
+    containers: list[ContainerRuntime] = Field(default_factory=list)
+    rollback: Rollback | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class InstrumentedApplication(Model):
+    api_version: Literal["hodegos.io/v1alpha1"] = "hodegos.io/v1alpha1"
+    kind: Literal["InstrumentedApplication"] = "InstrumentedApplication"
+    metadata: ObjectMeta
+    spec: InstrumentedApplicationSpec
+    status: InstrumentedApplicationStatus | None = None
+
+    def container(self, name: str) -> ContainerRuntime | None:
+        for runtime in self.status.containers if self.status else []:
+            if runtime.name == name:
+                return runtime
+        return None
+
+
+# -- Destination -----------------------------------------------------------------------------------------
+
+
+class SecretRef(Model):
+    name: str = Field(min_length=1, max_length=253)
+
+
+class DestinationSpec(Model):
+    type: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    display_name: str | None = Field(default=None, max_length=253)
+    signals: list[Signal] = Field(min_length=1)
+    data: dict[str, str] = Field(default_factory=dict)
+    secret_ref: SecretRef | None = None
+    disabled: bool = False
+
+
+class DestinationStatus(Model):
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class Destination(Model):
+    api_version: Literal["hodegos.io/v1alpha1"] = "hodegos.io/v1alpha1"
+    kind: Literal["Destination"] = "Destination"
+    metadata: ObjectMeta
+    spec: DestinationSpec
+    status: DestinationStatus | None = None
+
+
+# -- CollectorsGroup -------------------------------------------------------------------------------------
+
+
+class CollectorResources(Model):
+    memory_request_mib: int = Field(default=256, ge=32)
+    memory_limit_mib: int = Field(default=512, ge=64)
+    cpu_request_millis: int = Field(default=100, ge=10)
+    cpu_limit_millis: int | None = Field(default=None, ge=10)
+    min_replicas: int = Field(default=1, ge=1)
+    max_replicas: int = Field(default=5, ge=1)
+
+
+class CollectorsGroupSpec(Model):
+    role: CollectorRole
+    signals: list[Signal] = Field(default_factory=list)
+    resources: CollectorResources = Field(default_factory=CollectorResources)
+
+
+class CollectorsGroupStatus(Model):
+    observed_generation: int | None = None
+    ready: bool = False
+    config_hash: str | None = None
+    receiver_signals: list[Signal] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class CollectorsGroup(Model):
+    api_version: Literal["hodegos.io/v1alpha1"] = "hodegos.io/v1alpha1"
+    kind: Literal["CollectorsGroup"] = "CollectorsGroup"
+    metadata: ObjectMeta
+    spec: CollectorsGroupSpec
+    status: CollectorsGroupStatus | None = None

@@ -1,0 +1,24 @@
+"""Entry point: ``hodegos <group> <command>``. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import agent, cluster, destinations, explain, webhook
+
+app = typer.Typer(
+    name="hodegos",
+    help="Zero-code OpenTelemetry for Kubernetes workloads.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(webhook.app, name="webhook")
+app.add_typer(cluster.app, name="cluster")
+app.add_typer(destinations.app, name="destinations")
+app.add_typer(agent.app, name="agent")
+app.command("explain")(explain.explain)
+app.command("collector-config")(destinations.collector_config)
+
+
+if __name__ == "__main__":
+    app()

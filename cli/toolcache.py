@@ -1,0 +1,127 @@
+"""Pinned tools built from the Go module proxy, cached under a versioned directory.
+
+A tool is a small Go module kept in this repository (``cli/tools/<name>/go.mod`` and ``go.sum``) that pins
+the real upstream module; building it runs ``go build`` for each listed package. The result lives in
+``$HODEGOS_CACHE`` (default ``~/.cache/hodegos``) under ``<name>-<version>-<manifest digest>/bin``, so a pin
+change builds into a new directory and an unchanged pin is never rebuilt. A file lock makes concurrent
+callers (two test processes, a CI run and a shell) wait for one build instead of racing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TOOLS_DIR = Path(__file__).resolve().parent / "tools"
+
+Progress = Callable[[str], None]
+
+
+class ToolBuildError(RuntimeError):
+    """A pinned tool could not be built; the message carries the command and its output tail."""
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("HODEGOS_CACHE", Path.home() / ".cache" / "hodegos"))
+
+
+@dataclass(frozen=True)
+class GoTool:
+    """A Go module of ours pinning upstream code, and the binaries to build from it."""
+
+    name: str
+    version: str
+    binaries: dict[str, str]  # binary name -> Go package path
+    env: dict[str, str] = field(default_factory=dict)
+    ldflags: str = "-s -w"
+    tags: str = ""
+
+    @property
+    def manifest_dir(self) -> Path:
+        return TOOLS_DIR / self.name
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        h.update(repr((self.version, sorted(self.binaries.items()), sorted(self.env.items()))).encode())
+        h.update(self.ldflags.encode() + self.tags.encode())
+        for path in sorted(self.manifest_dir.rglob("*")):
+            if path.is_file():
+                h.update(path.relative_to(self.manifest_dir).as_posix().encode())
+                h.update(path.read_bytes())
+        return h.hexdigest()[:12]
+
+    @property
+    def directory(self) -> Path:
+        return cache_root() / f"{self.name}-{self.version}-{self.digest()}"
+
+    def path(self, binary: str) -> Path:
+        return self.directory / "bin" / binary
+
+    def is_built(self) -> bool:
+        return all(self.path(b).is_file() for b in self.binaries)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def go_binary() -> str:
+    found = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    if not found:
+        raise ToolBuildError("the Go toolchain is not installed: `go` is not on PATH")
+    return found
+
+
+def run_logged(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> None:
+    """Run ``cmd`` with output appended to ``log``; on failure raise :class:`ToolBuildError` with the tail."""
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(cmd)}\n")
+        out.flush()
+        result = subprocess.run(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+        raise ToolBuildError(f"`{' '.join(cmd)}` failed (exit {result.returncode}):\n{tail}")
+
+
+def ensure(tool: GoTool, progress: Progress | None = None) -> dict[str, Path]:
+    """Build ``tool`` if its cache directory is missing a binary; return binary name -> path."""
+    say = progress or (lambda _msg: None)
+    if tool.is_built():
+        return {b: tool.path(b) for b in tool.binaries}
+    with _locked(cache_root() / f".{tool.name}.lock"):
+        if tool.is_built():
+            return {b: tool.path(b) for b in tool.binaries}
+        target = tool.directory
+        (target / "bin").mkdir(parents=True, exist_ok=True)
+        log = target / "build.log"
+        env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", **tool.env}
+        with tempfile.TemporaryDirectory(prefix=f"hodegos-{tool.name}-") as tmp:
+            work = Path(tmp)
+            shutil.copytree(tool.manifest_dir, work, dirs_exist_ok=True)
+            say(f"downloading modules for {tool.name} {tool.version}")
+            run_logged([go_binary(), "mod", "download"], cwd=work, env=env, log=log)
+            for index, (binary, package) in enumerate(sorted(tool.binaries.items()), 1):
+                say(f"building {binary} {tool.version} ({index}/{len(tool.binaries)})")
+                cmd = [go_binary(), "build", "-trimpath", "-ldflags", tool.ldflags]
+                if tool.tags:
+                    cmd += ["-tags", tool.tags]
+                partial = target / "bin" / f".{binary}.partial"
+                run_logged([*cmd, "-o", str(partial), package], cwd=work, env=env, log=log)
+                partial.rename(tool.path(binary))
+        say(f"{tool.name} {tool.version} ready in {target}")
+    return {b: tool.path(b) for b in tool.binaries}

@@ -1,0 +1,56 @@
+"""The cluster-wide Hodegos configuration, kept in the ConfigMap ``hodegos-config`` (key ``config.yaml``).
+
+Read by the webhook (ignored containers and namespaces), the controllers (mode, rollout and rollback
+settings) and the CLI. ``HodegosConfig.parse_text`` turns a bad value into :class:`ConfigError` naming the
+field, so a typo is reported instead of crashing a controller.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import yaml
+from pydantic import Field, ValidationError
+
+from api import constants
+from api.models import Model, Sampler
+
+
+class ConfigError(ValueError):
+    """The configuration text is not valid; the message names each bad field."""
+
+
+class RolloutSettings(Model):
+    automatic: bool = True
+    max_concurrent: int = Field(default=5, ge=1, le=1000)
+
+
+class RollbackSettings(Model):
+    enabled: bool = True
+    # A rollout's pods failing within this window after the rollout started trigger a rollback.
+    stability_window_seconds: int = Field(default=600, ge=10)
+
+
+class HodegosConfig(Model):
+    mode: Literal["opt-in", "opt-out"] = "opt-in"
+    ignored_namespaces: list[str] = Field(default_factory=lambda: list(constants.DEFAULT_IGNORED_NAMESPACES))
+    ignored_containers: list[str] = Field(default_factory=lambda: list(constants.DEFAULT_IGNORED_CONTAINERS))
+    default_sampler: Sampler = Field(default_factory=Sampler)
+    rollout: RolloutSettings = Field(default_factory=RolloutSettings)
+    rollback: RollbackSettings = Field(default_factory=RollbackSettings)
+
+    @classmethod
+    def parse_text(cls, text: str) -> HodegosConfig:
+        try:
+            raw = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config.yaml is not valid YAML: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError("config.yaml must be a mapping")
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"invalid Hodegos configuration: {problems}") from exc

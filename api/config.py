@@ -33,6 +33,8 @@ class RollbackSettings(Model):
 
 class HodegosConfig(Model):
     mode: Literal["opt-in", "opt-out"] = "opt-in"
+    # Prefix of the agent images: <imageRegistry>/<image>:<version> (image and version from the rules).
+    image_registry: str = Field(default="hodegos", pattern=r"^[a-z0-9][a-z0-9._:/-]*$")
     ignored_namespaces: list[str] = Field(default_factory=lambda: list(constants.DEFAULT_IGNORED_NAMESPACES))
     ignored_containers: list[str] = Field(default_factory=lambda: list(constants.DEFAULT_IGNORED_CONTAINERS))
     default_sampler: Sampler = Field(default_factory=Sampler)

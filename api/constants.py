@@ -34,7 +34,7 @@ INSTRUMENTATION_DISABLED: Final = "disabled"
 ANNOTATION_SERVICE_NAME: Final = "hodegos.io/service-name"
 # On an injected pod: the injection rules version it got (the idempotence marker).
 ANNOTATION_INJECTED: Final = "hodegos.io/injected"
-# On an injected pod: per-container outcome, e.g. "app=python,sidecar=skipped:known-sidecar".
+# On an injected pod: per-container outcome as compact JSON, {"app": "injected:python", ...}.
 ANNOTATION_INJECTION_STATUS: Final = "hodegos.io/injection-status"
 # On a workload's pod template: written by the instrumentor to roll the workload (like rollout restart).
 ANNOTATION_RESTARTED_AT: Final = "hodegos.io/restartedAt"
@@ -42,7 +42,8 @@ ANNOTATION_RESTARTED_AT: Final = "hodegos.io/restartedAt"
 ANNOTATION_RECOVER: Final = "hodegos.io/recover-from-rollback"
 
 # -- Labels ----------------------------------------------------------------------------------------------
-# On a pod whose Go containers the node agent traces with eBPF. Value: comma-separated container names.
+# On a pod whose Go containers the node agent traces with eBPF. Value "true"; which containers are Go is
+# in the ANNOTATION_INJECTION_STATUS annotation (action "labelled").
 LABEL_EBPF_GO: Final = "hodegos.io/ebpf-go"
 # Immutable namespace name label set by the API server; used by the webhook's namespaceSelector.
 LABEL_NAMESPACE_NAME: Final = "kubernetes.io/metadata.name"
@@ -129,3 +130,13 @@ def record_name(kind: str, name: str) -> str:
     Deterministic so the webhook finds a pod's record from its owner reference alone, with no API call.
     """
     return f"{kind.lower()}-{name}"
+
+
+# -- Added by the controllers ----------------------------------------------------------------------------
+# On a workload's pod template, next to ANNOTATION_RESTARTED_AT: what the last Hodegos rollout was for,
+# "inject" or "clean", so a completed rollout is not repeated for the same target.
+ANNOTATION_ROLLOUT_TARGET: Final = "hodegos.io/rollout-target"
+# On a collector's pod template: hash of its rendered configuration and referenced Secrets.
+ANNOTATION_CONFIG_HASH: Final = "hodegos.io/config-hash"
+# Lease used for the controllers' leader election (in the Hodegos namespace).
+CONTROLLERS_LEASE: Final = "hodegos-controllers"

@@ -103,7 +103,8 @@ class Signals(Model):
 
 
 class InstrumentationOptions(Model):
-    sampler: Sampler = Field(default_factory=Sampler)
+    # None: the cluster default from the Hodegos configuration.
+    sampler: Sampler | None = None
     signals: Signals = Field(default_factory=Signals)
 
 

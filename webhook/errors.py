@@ -1,25 +1,41 @@
-"""Errors raised by the webhook's shell (the core's own :class:`~webhook.admission.AdmissionRequestError` is
-re-exported here so callers need one import).
+"""Errors of the webhook package, core and shell.
 
-- :class:`WebhookError`: base.
-  - :class:`BadRequest`: the HTTP request cannot be reviewed; carries the 4xx status the server answers.
-  - :class:`ViewError`: a Namespace or InstrumentedApplication (file or watch event) cannot be read.
-  - :class:`RegistrationError`: applying the MutatingWebhookConfiguration failed; carries the Kubernetes status.
+::
+
+    WebhookError
+    ├── RulesError              a language rules file is malformed (names the file and field)
+    ├── AdmissionRequestError   the body is not a usable AdmissionReview (the server answers 400)
+    ├── BadRequest              the HTTP request cannot be reviewed; carries the 4xx status to answer
+    ├── ViewError               a Namespace or InstrumentedApplication (file or watch event) cannot be read
+    └── RegistrationError       applying the MutatingWebhookConfiguration failed; carries the status
 """
 
 from __future__ import annotations
 
-from webhook.admission import AdmissionRequestError
-
-__all__ = ["AdmissionRequestError", "BadRequest", "RegistrationError", "ViewError", "WebhookError"]
+__all__ = [
+    "AdmissionRequestError",
+    "BadRequest",
+    "RegistrationError",
+    "RulesError",
+    "ViewError",
+    "WebhookError",
+]
 
 
 class WebhookError(Exception):
-    """Base of the webhook shell's errors."""
+    """Base of every error raised by the webhook package."""
+
+
+class RulesError(WebhookError):
+    """A file in webhook/languages/ is invalid."""
+
+
+class AdmissionRequestError(WebhookError, ValueError):
+    """The body is not a usable admission.k8s.io/v1 AdmissionReview; the message says why."""
 
 
 class BadRequest(WebhookError):
-    """Not a reviewable request: answered with ``status`` (400, 413, 415) and a JSON body naming the reason."""
+    """Not a reviewable request: answered with ``status`` (400, 413, 415) and a JSON body with the reason."""
 
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(message)

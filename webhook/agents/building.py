@@ -1,0 +1,128 @@
+"""Build the agent image trees into ``~/.cache/hodegos/agents`` with each language's own ``build.sh``.
+
+A tree lives at ``<cache>/agents/<lang>-<digest>/rootfs``, where the digest covers every file of the recipe
+directory: editing a pin builds into a new directory, and an unchanged recipe is never rebuilt. The build
+runs in a temporary sibling directory that is renamed into place only when ``build.sh`` succeeded, and a
+file lock makes concurrent callers wait for one build.
+
+Command line (what ``.ci/setup.d/30-agents.sh`` runs)::
+
+    python -m webhook.agents.building [python nodejs java ...]
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+RECIPES_DIR = Path(__file__).resolve().parent
+LANGUAGES = ("python", "nodejs", "java", "dotnet")
+# The .NET release assets are not fetchable from this build environment; its recipe is not built here.
+BUILDABLE = ("python", "nodejs", "java")
+IMAGE_PREFIX = "/autoinstrumentation"  # where every agent image keeps its files
+
+Progress = Callable[[str], None]
+
+
+class AgentBuildError(RuntimeError):
+    """``build.sh`` failed; the message carries the command and the tail of its output."""
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("HODEGOS_CACHE", Path.home() / ".cache" / "hodegos"))
+
+
+def recipe_dir(language: str) -> Path:
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown agent language {language!r}; known: {', '.join(LANGUAGES)}")
+    return RECIPES_DIR / language
+
+
+def recipe_digest(language: str) -> str:
+    """SHA-256 (12 hex digits) over the recipe directory's file names and contents."""
+    directory = recipe_dir(language)
+    h = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(path.relative_to(directory).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+def build_dir(language: str) -> Path:
+    return cache_root() / "agents" / f"{language}-{recipe_digest(language)}"
+
+
+def image_root(language: str) -> Path:
+    """The built image's file tree: ``<root>/autoinstrumentation/...`` as in the image."""
+    return build_dir(language) / "rootfs"
+
+
+def is_built(language: str) -> bool:
+    return (build_dir(language) / "build.json").is_file()
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build(language: str, progress: Progress | None = None) -> Path:
+    """Build ``language``'s agent tree unless this recipe is already built; return the image root."""
+    say = progress or (lambda _msg: None)
+    final = build_dir(language)
+    with _locked(final.parent / f".{final.name}.lock"):
+        if is_built(language):
+            say(f"agent {language}: cached at {final}")
+            return final / "rootfs"
+        say(f"agent {language}: building {final.name} with {recipe_dir(language) / 'build.sh'}")
+        started = time.monotonic()
+        work = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+        try:
+            command = ["bash", str(recipe_dir(language) / "build.sh"), str(work / "rootfs")]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                tail = (done.stdout + done.stderr)[-4000:]
+                raise AgentBuildError(f"{' '.join(command)} exited {done.returncode}:\n{tail}")
+            meta = {
+                "language": language,
+                "digest": recipe_digest(language),
+                "seconds": round(time.monotonic() - started, 1),
+            }
+            (work / "build.json").write_text(json.dumps(meta, indent=2) + "\n")
+            shutil.rmtree(final, ignore_errors=True)
+            work.rename(final)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        say(f"agent {language}: built in {time.monotonic() - started:.0f}s")
+        return final / "rootfs"
+
+
+def main(argv: list[str]) -> int:
+    languages = argv or list(BUILDABLE)
+    try:
+        for language in languages:
+            build(language, progress=lambda msg: print(msg, flush=True))
+    except (AgentBuildError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,7 +1,148 @@
-"""`hodegos cluster ...` commands."""
+"""`hodegos cluster ...`: a real Kubernetes control plane on this machine (etcd, kube-apiserver,
+controller-manager, scheduler and kwok's fake nodes), built from pinned sources. See docs/cluster.md."""
 
 from __future__ import annotations
 
-import typer
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-app = typer.Typer(help="cluster commands.", no_args_is_help=True)
+import typer
+from rich.table import Table
+
+from cli.clustering import lifecycle, tools
+from cli.clustering.errors import ClusterError
+from cli.clustering.layout import DEFAULT_NAME, DEFAULT_NODES, Layout
+from cli.output import Format, emit, fail, stderr
+from cli.toolcache import Progress, ToolBuildError
+
+app = typer.Typer(
+    help="A local Kubernetes control plane with fake nodes (no Docker needed).", no_args_is_help=True
+)
+
+NameOption = typer.Option(DEFAULT_NAME, "--name", help="Cluster name; each name has its own state and ports.")
+
+
+@contextmanager
+def _progress(quiet: bool = False) -> Iterator[Progress]:
+    if quiet:
+        yield lambda _msg: None
+        return
+    with stderr.status("working...") as spinner:
+
+        def say(message: str) -> None:
+            stderr.log(message)
+            spinner.update(message)
+
+        yield say
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except (ClusterError, ToolBuildError) as exc:
+        fail(str(exc))
+
+
+@app.command()
+def build(
+    helm: bool = typer.Option(True, "--helm/--no-helm", help="Also build helm."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Build the pinned Kubernetes, etcd, kwok (and helm) binaries into the cache, if not built yet."""
+    selected = tools.ALL if helm else tools.CONTROL_PLANE
+    with _errors(), _progress(quiet) as say:
+        built = tools.build(selected, say)
+    for name, path in built.items():
+        sys.stdout.write(f"{name}\t{path}\n")
+
+
+@app.command()
+def up(
+    name: str = NameOption,
+    nodes: int = typer.Option(DEFAULT_NODES, "--nodes", "-n", help="Number of kwok fake nodes."),
+    port: int | None = typer.Option(
+        None, "--port", help="API server port (default 16443); the other components use the next five ports."
+    ),
+    build_missing: bool = typer.Option(True, "--build/--no-build", help="Build missing binaries first."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Start the cluster (harmless if it is already up) and print where its kubeconfig is."""
+    with _errors(), _progress(quiet) as say:
+        result = lifecycle.up(name, nodes=nodes, port=port, build=build_missing, progress=say)
+    kubeconfig = result.status["kubeconfig"]
+    if result.already_up:
+        stderr.print(f"cluster [bold]{name}[/bold] is already up at {result.status['server']}")
+    else:
+        if result.restarted:
+            stderr.print(f"restarted a partly running cluster (stopped: {', '.join(result.restarted)})")
+        stderr.print(
+            f"cluster [bold]{name}[/bold] is up at {result.status['server']} "
+            f"with {result.status['nodes']} kwok node(s)"
+        )
+    stderr.print(
+        f"  kubectl --kubeconfig {kubeconfig} get nodes\n  hodegos cluster down --name {name}",
+        highlight=False,
+    )
+    sys.stdout.write(f"{kubeconfig}\n")
+
+
+@app.command()
+def down(
+    name: str = NameOption,
+    keep: bool = typer.Option(False, "--keep", help="Keep the state directory (data, certificates, logs)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Stop exactly the processes `up` started (by PID) and remove the cluster's state."""
+    lay = Layout.for_name(name) if name else None
+    if lay is not None and not lay.root.exists():
+        stderr.print(f"cluster [bold]{name}[/bold] is not up (nothing in {lay.root})")
+        return
+    with _errors(), _progress(quiet) as say:
+        outcome = lifecycle.down(name, keep=keep, progress=say)
+    for component, what in outcome.items():
+        stderr.print(f"{component}: {what}")
+    stderr.print(f"cluster [bold]{name}[/bold] is down" + (" (state kept)" if keep else ""))
+
+
+@app.command()
+def status(
+    name: str = NameOption,
+    output: Format = typer.Option(Format.table, "--output", "-o", help="table, json or yaml."),
+) -> None:
+    """Show each component's PID, port, and health. Exits 1 unless every component is healthy."""
+    with _errors():
+        report = lifecycle.status(name)
+    if output in (Format.json, Format.yaml):
+        emit(report, output)
+    else:
+        table = Table(title=f"cluster {name}: {report['phase']} at {report['server']}", title_justify="left")
+        for column in ("COMPONENT", "PID", "PORT", "RUNNING", "HEALTHY"):
+            table.add_column(column)
+        for row in report["components"]:
+            table.add_row(
+                row["name"],
+                str(row["pid"] or "-"),
+                str(row["port"]),
+                "yes" if row["running"] else "no",
+                "yes" if row["healthy"] else "no",
+            )
+        from rich.console import Console
+
+        Console().print(table)
+        Console().print(f"kubeconfig: {report['kubeconfig']}", highlight=False)
+    if report["phase"] != "Running":
+        raise typer.Exit(1)
+
+
+@app.command()
+def kubeconfig(
+    name: str = NameOption,
+    content: bool = typer.Option(False, "--content", help="Print the kubeconfig itself, not its path."),
+) -> None:
+    """Print the path of the cluster's admin kubeconfig (or its content)."""
+    lay = Layout.for_name(name)
+    if not lay.admin_kubeconfig.is_file():
+        fail(f"no kubeconfig for cluster {name!r}: start it with `hodegos cluster up --name {name}`")
+    sys.stdout.write(lay.admin_kubeconfig.read_text() if content else f"{lay.admin_kubeconfig}\n")

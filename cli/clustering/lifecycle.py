@@ -1,0 +1,290 @@
+"""``up``, ``down`` and ``status`` of a local cluster: files, processes and health, in that order.
+
+``up`` is idempotent: a cluster whose recorded processes are all alive is left alone and reported as
+already up; one with only some of them alive has those stopped (by PID) and is started again on the same
+data. Before anything starts, every port is checked, so a taken port fails fast with the holder's name and
+nothing half-started. ``down`` stops exactly the recorded processes and removes the state directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from cli.clustering import components, pki, processes, tools
+from cli.clustering import state as records
+from cli.clustering.components import Component
+from cli.clustering.errors import (
+    ClusterConfigError,
+    ClusterNotFoundError,
+    ComponentFailedError,
+    PortInUseError,
+    ToolsMissingError,
+)
+from cli.clustering.layout import DEFAULT_API_PORT, DEFAULT_NODES, Layout, Ports
+from cli.clustering.state import ClusterState
+
+Progress = Callable[[str], None]
+STAGES_FILE = Path(__file__).with_name("kwok-stages.yaml")
+HEALTH_TIMEOUT = 240.0  # seconds per component; generous because builds may share the CPU
+
+
+@dataclass
+class UpResult:
+    already_up: bool
+    restarted: list[str] = field(default_factory=list)
+    status: dict[str, Any] = field(default_factory=dict)
+
+
+def _tls(lay: Layout) -> ssl.SSLContext:
+    paths = pki.Pki(lay.pki)
+    context = ssl.create_default_context(cafile=str(paths.ca_cert))
+    context.load_cert_chain(str(paths.client_cert(pki.ADMIN)), str(paths.client_key(pki.ADMIN)))
+    return context
+
+
+def _healthy(client: httpx.Client, url: str) -> bool:
+    try:
+        return client.get(url, timeout=3.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _write_yaml(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def issue_kubeconfig(lay: Layout, ports: Ports, identity: pki.Identity) -> Path:
+    """Write (and return) a kubeconfig for ``identity``, issuing its client certificate if needed.
+
+    This is how a Hodegos component running on the host (the webhook, a controller) gets its own user name
+    in the API server's audit log and RBAC, instead of borrowing the admin's.
+    """
+    paths = pki.Pki(lay.pki)
+    pki.ensure_client(paths, identity)
+    path = lay.kubeconfig_for(identity.file_stem)
+    _write_yaml(path, components.kubeconfig(lay.name, components.server_url(ports), paths, identity))
+    path.chmod(0o600)
+    return path
+
+
+def _prepare(lay: Layout, ports: Ports) -> None:
+    paths = pki.Pki(lay.pki)
+    pki.ensure(paths)
+    for identity in components.COMPONENT_IDENTITIES:
+        issue_kubeconfig(lay, ports, identity)
+    admin = components.kubeconfig(lay.name, components.server_url(ports), paths, pki.ADMIN, embed=True)
+    _write_yaml(lay.admin_kubeconfig, admin)
+    lay.admin_kubeconfig.chmod(0o600)
+    _write_yaml(lay.config / "audit-policy.yaml", components.audit_policy())
+    (lay.config / "kwok.yaml").write_text(STAGES_FILE.read_text())
+    lay.logs.mkdir(parents=True, exist_ok=True)
+    lay.etcd_data.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def _check_ports(parts: list[Component]) -> None:
+    names = {port: part.name for part in parts for port in part.ports}
+    for port, name in names.items():
+        if not processes.port_free(port):
+            holder = processes.port_holder(port)
+            raise PortInUseError(port, name, processes.describe(holder) if holder else None)
+
+
+def _wait_healthy(part: Component, proc: processes.Started, client: httpx.Client, say: Progress) -> None:
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    log = Path(proc.log)
+    while time.monotonic() < deadline:
+        processes.reap()
+        if not processes.alive(proc):
+            raise ComponentFailedError(part.name, "exited during start-up", log, processes.log_tail(log))
+        if _healthy(client, part.health):
+            return
+        time.sleep(0.25)
+    raise ComponentFailedError(
+        part.name, f"not healthy after {HEALTH_TIMEOUT:.0f}s ({part.health})", log, processes.log_tail(log)
+    )
+
+
+def _api(lay: Layout) -> Any:
+    from kubernetes import client, config
+
+    api_client = config.new_client_from_config(config_file=str(lay.admin_kubeconfig))  # type: ignore[no-untyped-call]
+    return client.CoreV1Api(api_client)
+
+
+def _ensure_nodes(lay: Layout, count: int, say: Progress) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    api = _api(lay)
+    wanted = components.node_names(lay.name, count)
+    for name in wanted:
+        try:
+            api.create_node(components.node(name))
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    say(f"waiting for {count} kwok node(s) to be Ready")
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    while time.monotonic() < deadline:
+        ready = {
+            node.metadata.name
+            for node in api.list_node().items
+            if any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
+        }
+        if set(wanted) <= ready:
+            break
+        time.sleep(0.5)
+    else:
+        raise ComponentFailedError(
+            "kwok",
+            f"nodes {wanted} not Ready after {HEALTH_TIMEOUT:.0f}s",
+            lay.log("kwok"),
+            processes.log_tail(lay.log("kwok")),
+        )
+    while time.monotonic() < deadline:
+        # The controller-manager's service-account controller makes this; pods cannot be created before.
+        try:
+            api.read_namespaced_service_account("default", "default")
+            return
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        time.sleep(0.5)
+    raise ComponentFailedError(
+        "kube-controller-manager",
+        "did not create the default ServiceAccount",
+        lay.log("kube-controller-manager"),
+        processes.log_tail(lay.log("kube-controller-manager")),
+    )
+
+
+def up(
+    name: str,
+    *,
+    nodes: int = DEFAULT_NODES,
+    port: int | None = None,
+    build: bool = True,
+    progress: Progress | None = None,
+) -> UpResult:
+    """Bring cluster ``name`` up (or find it up). Raises a :class:`~cli.clustering.errors.ClusterError`."""
+    say = progress or (lambda _m: None)
+    if not 1 <= nodes <= 100:
+        raise ClusterConfigError(f"--nodes must be between 1 and 100, got {nodes}")
+    lay = Layout.for_name(name)
+    with records.locked(lay):
+        previous = records.load(lay)
+        if previous is not None and port is not None and port != previous.ports.apiserver:
+            if any(processes.alive(p) for p in previous.processes):
+                raise ClusterConfigError(
+                    f"cluster {name!r} is running on port {previous.ports.apiserver}; "
+                    f"run `hodegos cluster down --name {name}` before changing it to {port}"
+                )
+        ports = Ports.validate(
+            port if port is not None else previous.ports.apiserver if previous else DEFAULT_API_PORT
+        )
+        restarted: list[str] = []
+        if previous is not None and previous.processes:
+            if all(processes.alive(p) for p in previous.processes) and len(previous.processes) == 5:
+                return UpResult(already_up=True, status=status(name))
+            for proc in reversed(previous.processes):
+                if processes.stop(proc) != "not running":
+                    restarted.append(proc.component)
+        bins = tools.binaries()
+        missing = tools.missing()
+        if missing:
+            if not build:
+                raise ToolsMissingError(missing)
+            say("building the pinned control-plane binaries (first run only; this takes a while)")
+            bins = tools.build(tools.CONTROL_PLANE, say)
+        current = ClusterState(name=name, ports=ports, nodes=nodes)
+        parts = components.components(lay, ports, bins, pki.Pki(lay.pki))
+        _check_ports(parts)
+        say(f"preparing certificates and configuration in {lay.root}")
+        _prepare(lay, ports)
+        records.save(lay, current)
+        with httpx.Client(verify=_tls(lay)) as client:
+            for part in parts:
+                say(f"starting {part.name} on 127.0.0.1:{part.port}")
+                proc = processes.spawn(part.name, part.argv, lay.log(part.name))
+                current.record(proc)
+                records.save(lay, current)
+                _wait_healthy(part, proc, client, say)
+        _ensure_nodes(lay, nodes, say)
+        say(f"cluster {name!r} is up")
+    return UpResult(already_up=False, restarted=restarted, status=status(name))
+
+
+def down(name: str, *, keep: bool = False, progress: Progress | None = None) -> dict[str, str]:
+    """Stop the processes cluster ``name`` started; remove its directory unless ``keep``.
+
+    Returns component -> what happened (``stopped``, ``killed``, ``not running``).
+    """
+    say = progress or (lambda _m: None)
+    lay = Layout.for_name(name)
+    if not lay.root.exists():
+        raise ClusterNotFoundError(name, lay.root)
+    outcome: dict[str, str] = {}
+    with records.locked(lay):
+        current = records.load(lay)
+        for proc in reversed(current.processes if current else []):
+            say(f"stopping {proc.component} (pid {proc.pid})")
+            outcome[proc.component] = processes.stop(proc)
+        if keep:
+            if current is not None:
+                current.processes = []
+                records.save(lay, current)
+        else:
+            shutil.rmtree(lay.root, ignore_errors=True)
+    return outcome
+
+
+def status(name: str) -> dict[str, Any]:
+    """What runs, where, and whether it answers; shaped for ``-o json|yaml``."""
+    lay = Layout.for_name(name)
+    current = records.load(lay)
+    if current is None:
+        raise ClusterNotFoundError(name, lay.root)
+    bins = tools.binaries()
+    parts = {part.name: part for part in components.components(lay, current.ports, bins, pki.Pki(lay.pki))}
+    rows: list[dict[str, Any]] = []
+    running = 0
+    tls = _tls(lay) if pki.Pki(lay.pki).ca_cert.is_file() else False
+    with httpx.Client(verify=tls) as client:
+        for component, part in parts.items():
+            proc = current.process(component)
+            is_alive = bool(proc and processes.alive(proc))
+            running += is_alive
+            rows.append(
+                {
+                    "name": component,
+                    "pid": proc.pid if proc else None,
+                    "port": part.port,
+                    "running": is_alive,
+                    "healthy": is_alive and _healthy(client, part.health),
+                    "log": str(lay.log(component)),
+                }
+            )
+    phase = (
+        "Running"
+        if running == len(parts) and all(r["healthy"] for r in rows)
+        else ("Stopped" if running == 0 else "Degraded")
+    )
+    return {
+        "name": name,
+        "phase": phase,
+        "server": components.server_url(current.ports),
+        "kubeconfig": str(lay.admin_kubeconfig),
+        "kubernetesVersion": tools.KUBERNETES_VERSION,
+        "nodes": current.nodes,
+        "stateDir": str(lay.root),
+        "components": rows,
+    }

@@ -1,0 +1,282 @@
+"""The objects behind each CollectorsGroup (the autoscaler's decision), as pure functions.
+
+Gateway: ConfigMap + Deployment + Service (OTLP gRPC/HTTP) + HorizontalPodAutoscaler. Node collector:
+ConfigMap + DaemonSet with host ports, so agents export to ``$(HODEGOS_HOST_IP):4317/4318``.
+
+Sizing follows the collector's memory_limiter guidance: the limiter's hard limit is the container limit
+minus 50 MiB of headroom (at least half the limit), ``spike_limit_mib`` is 20 % of it, and ``GOMEMLIMIT`` is
+80 % of it. The HPA targets 75 % CPU utilisation and 75 % of GOMEMLIMIT as average memory; it scales up by
+up to 2 pods every 15 s with no stabilisation and down by 1 pod a minute after 15 minutes of calm.
+
+A hash of the rendered configuration and of the referenced Secrets' data sits on the pod template
+(``hodegos.io/config-hash``), so a change to either rolls the collectors and nothing else does.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from api import constants
+from api.models import CollectorResources
+
+CONFIG_KEY = "config.yaml"
+CONFIG_DIR = "/conf"
+
+
+@dataclass(frozen=True)
+class Sizing:
+    limit_mib: int
+    limiter_mib: int
+    spike_mib: int
+    gomemlimit_mib: int
+
+
+def sizing(resources: CollectorResources) -> Sizing:
+    limit = resources.memory_limit_mib
+    hard = max(limit - 50, limit // 2)
+    return Sizing(limit, hard, max(1, hard * 20 // 100), hard * 80 // 100)
+
+
+def with_memory_limiter(config: Mapping[str, Any], size: Sizing) -> dict[str, Any]:
+    """A copy of ``config`` with ``memory_limiter`` defined and first in every pipeline."""
+    out = copy.deepcopy(dict(config))
+    out.setdefault("processors", {})["memory_limiter"] = {
+        "check_interval": "1s",
+        "limit_mib": size.limiter_mib,
+        "spike_limit_mib": size.spike_mib,
+    }
+    for pipeline in out.get("service", {}).get("pipelines", {}).values():
+        rest = [p for p in pipeline.get("processors", []) if p != "memory_limiter"]
+        pipeline["processors"] = ["memory_limiter", *rest]
+    return out
+
+
+def config_text(config: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(config, sort_keys=True, default_flow_style=False)
+
+
+def config_hash(text: str, secrets: Mapping[str, Mapping[str, str] | None]) -> str:
+    """sha256 over the config and every referenced Secret's data (a missing Secret hashes as absent)."""
+    digest = hashlib.sha256(text.encode())
+    for name in sorted(secrets):
+        digest.update(json.dumps([name, secrets[name]], sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def _labels(name: str, role: str) -> dict[str, str]:
+    return {
+        constants.LABEL_NAME: name,
+        constants.LABEL_COMPONENT: f"{role}-collector",
+        constants.LABEL_PART_OF: constants.PRODUCT,
+        constants.LABEL_MANAGED_BY: constants.PRODUCT,
+    }
+
+
+def _owner(group: Mapping[str, Any]) -> list[dict[str, Any]]:
+    meta = group["metadata"]
+    return [
+        {
+            "apiVersion": constants.API_VERSION,
+            "kind": "CollectorsGroup",
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+
+
+def _meta(group: Mapping[str, Any], name: str, role: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": group["metadata"]["namespace"],
+        "labels": _labels(group["metadata"]["name"], role),
+        "ownerReferences": _owner(group),
+    }
+
+
+def _container(
+    image: str, resources: CollectorResources, size: Sizing, secrets: Sequence[str], host_ports: bool
+) -> dict[str, Any]:
+    limits = {"memory": f"{resources.memory_limit_mib}Mi"}
+    if resources.cpu_limit_millis:
+        limits["cpu"] = f"{resources.cpu_limit_millis}m"
+    ports = []
+    for pname, port in (("otlp-grpc", constants.OTLP_GRPC_PORT), ("otlp-http", constants.OTLP_HTTP_PORT)):
+        entry: dict[str, Any] = {"name": pname, "containerPort": port, "protocol": "TCP"}
+        if host_ports:
+            entry["hostPort"] = port
+        ports.append(entry)
+    ports.append({"name": "metrics", "containerPort": constants.COLLECTOR_METRICS_PORT, "protocol": "TCP"})
+    container: dict[str, Any] = {
+        "name": "collector",
+        "image": image,
+        "args": [f"--config={CONFIG_DIR}/{CONFIG_KEY}"],
+        "env": [
+            {"name": "GOMEMLIMIT", "value": f"{size.gomemlimit_mib}MiB"},
+            {"name": constants.ENV_NODE_IP, "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+        ],
+        "ports": ports,
+        "resources": {
+            "requests": {
+                "memory": f"{resources.memory_request_mib}Mi",
+                "cpu": f"{resources.cpu_request_millis}m",
+            },
+            "limits": limits,
+        },
+        "readinessProbe": {"httpGet": {"path": "/", "port": constants.COLLECTOR_HEALTH_PORT}},
+        "livenessProbe": {"httpGet": {"path": "/", "port": constants.COLLECTOR_HEALTH_PORT}},
+        "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}],
+    }
+    if secrets:
+        container["envFrom"] = [{"secretRef": {"name": s, "optional": True}} for s in secrets]
+    return container
+
+
+def _pod_template(
+    group: Mapping[str, Any], container: dict[str, Any], config_map: str, digest: str
+) -> dict[str, Any]:
+    labels = _labels(group["metadata"]["name"], group["spec"]["role"])
+    return {
+        "metadata": {"labels": labels, "annotations": {constants.ANNOTATION_CONFIG_HASH: digest}},
+        "spec": {
+            "containers": [container],
+            "volumes": [{"name": "config", "configMap": {"name": config_map}}],
+        },
+    }
+
+
+def resources_of(group: Mapping[str, Any]) -> CollectorResources:
+    return CollectorResources.model_validate((group.get("spec") or {}).get("resources") or {})
+
+
+def desired_objects(
+    group: Mapping[str, Any],
+    config: Mapping[str, Any],
+    secrets: Mapping[str, Mapping[str, str] | None],
+    image: str,
+) -> tuple[list[dict[str, Any]], str]:
+    """Every object the group owns, and the config hash. ``secrets`` maps Secret name -> data."""
+    role = group["spec"]["role"]
+    name = group["metadata"]["name"]
+    resources = resources_of(group)
+    size = sizing(resources)
+    text = config_text(with_memory_limiter(config, size))
+    digest = config_hash(text, secrets)
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(group, name, role),
+        "data": {CONFIG_KEY: text},
+    }
+    selector = {"matchLabels": {constants.LABEL_NAME: name, constants.LABEL_PART_OF: constants.PRODUCT}}
+    container = _container(image, resources, size, sorted(secrets), host_ports=role == "node")
+    template = _pod_template(group, container, name, digest)
+    if role == "node":
+        daemonset = {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": _meta(group, name, role),
+            "spec": {"selector": selector, "template": template},
+        }
+        return [config_map, daemonset], digest
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(group, name, role),
+        "spec": {"selector": selector, "template": template},
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(group, name, role),
+        "spec": {
+            "selector": selector["matchLabels"],
+            "ports": [
+                {
+                    "name": "otlp-grpc",
+                    "port": constants.OTLP_GRPC_PORT,
+                    "targetPort": constants.OTLP_GRPC_PORT,
+                },
+                {
+                    "name": "otlp-http",
+                    "port": constants.OTLP_HTTP_PORT,
+                    "targetPort": constants.OTLP_HTTP_PORT,
+                },
+            ],
+        },
+    }
+    return [config_map, deployment, service, hpa(group, resources, size)], digest
+
+
+def hpa(group: Mapping[str, Any], resources: CollectorResources, size: Sizing) -> dict[str, Any]:
+    name = group["metadata"]["name"]
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(group, name, "gateway"),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": resources.min_replicas,
+            "maxReplicas": max(resources.min_replicas, resources.max_replicas),
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 75}},
+                },
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "memory",
+                        "target": {
+                            "type": "AverageValue",
+                            "averageValue": f"{size.gomemlimit_mib * 3 // 4}Mi",
+                        },
+                    },
+                },
+            ],
+            "behavior": {
+                "scaleUp": {
+                    "stabilizationWindowSeconds": 0,
+                    "selectPolicy": "Max",
+                    "policies": [{"type": "Pods", "value": 2, "periodSeconds": 15}],
+                },
+                "scaleDown": {
+                    "stabilizationWindowSeconds": 900,
+                    "selectPolicy": "Min",
+                    "policies": [
+                        {"type": "Pods", "value": 1, "periodSeconds": 60},
+                        {"type": "Percent", "value": 25, "periodSeconds": 60},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def gateway_endpoint(namespace: str) -> str:
+    return f"{constants.GATEWAY_NAME}.{namespace}.svc.cluster.local:{constants.OTLP_GRPC_PORT}"
+
+
+def workload_ready(obj: Mapping[str, Any] | None) -> tuple[bool, str, str]:
+    """``(ready, reason, message)`` for the group's Deployment or DaemonSet."""
+    if obj is None:
+        return False, "Creating", "the collector workload does not exist yet"
+    status = obj.get("status") or {}
+    if obj.get("kind") == "DaemonSet":
+        want, have = status.get("desiredNumberScheduled", 0), status.get("numberAvailable", 0)
+        if want and have >= want:
+            return True, "AllPodsAvailable", f"{have}/{want} node collectors available"
+        return False, "PodsUnavailable", f"{have}/{want} node collectors available"
+    have = status.get("availableReplicas", 0)
+    want = (obj.get("spec") or {}).get("replicas", 1)
+    if have >= 1:
+        return True, "Available", f"{have}/{want} gateway replicas available"
+    return False, "NoAvailableReplicas", f"0/{want} gateway replicas available"

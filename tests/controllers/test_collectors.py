@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from api import constants
+from api.models import CollectorResources
+from controllers import collectors, rendering
+from tests.controllers.factories import destination
+
+
+def group(role: str = "gateway", **resources: int) -> dict[str, Any]:
+    name = constants.GATEWAY_NAME if role == "gateway" else constants.NODE_COLLECTOR_NAME
+    return {
+        "apiVersion": constants.API_VERSION,
+        "kind": "CollectorsGroup",
+        "metadata": {"name": name, "namespace": constants.NAMESPACE, "uid": "g-uid", "generation": 1},
+        "spec": {"role": role, "signals": ["traces"], "resources": resources},
+    }
+
+
+def by_kind(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {o["kind"]: o for o in objs}
+
+
+@pytest.mark.parametrize(
+    ("limit", "hard", "spike", "gomem"), [(512, 462, 92, 369), (64, 32, 6, 25), (2048, 1998, 399, 1598)]
+)
+def test_sizing_follows_the_memory_limit(limit: int, hard: int, spike: int, gomem: int) -> None:
+    size = collectors.sizing(CollectorResources(memory_limit_mib=limit))
+    assert (size.limiter_mib, size.spike_mib, size.gomemlimit_mib) == (hard, spike, gomem)
+    assert size.gomemlimit_mib < size.limiter_mib < limit
+
+
+def test_memory_limiter_is_first_in_every_pipeline() -> None:
+    rendered = rendering.render_gateway([destination("a", signals=("traces", "metrics"), endpoint="x:4317")])
+    config = collectors.with_memory_limiter(rendered.config, collectors.sizing(CollectorResources()))
+    for pipeline in config["service"]["pipelines"].values():
+        assert pipeline["processors"][0] == "memory_limiter"
+        assert pipeline["processors"].count("memory_limiter") == 1
+    assert config["processors"]["memory_limiter"]["limit_mib"] == 462
+    assert "memory_limiter" not in rendered.config["processors"]  # input not mutated
+
+
+def test_gateway_objects() -> None:
+    rendered = rendering.render_gateway([destination("a", endpoint="x:4317")])
+    objs, digest = collectors.desired_objects(
+        group(memory_limit_mib=1024), rendered.config, {"s": {"k": "v"}}, "img"
+    )
+    kinds = by_kind(objs)
+    assert set(kinds) == {"ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler"}
+    for obj in objs:
+        assert obj["metadata"]["ownerReferences"][0]["uid"] == "g-uid"
+        assert obj["metadata"]["namespace"] == constants.NAMESPACE
+    template = kinds["Deployment"]["spec"]["template"]
+    assert template["metadata"]["annotations"][constants.ANNOTATION_CONFIG_HASH] == digest
+    container = template["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert (
+        env["GOMEMLIMIT"]
+        == f"{collectors.sizing(CollectorResources(memory_limit_mib=1024)).gomemlimit_mib}MiB"
+    )
+    assert container["resources"]["limits"]["memory"] == "1024Mi"
+    assert container["envFrom"] == [{"secretRef": {"name": "s", "optional": True}}]
+    assert "replicas" not in kinds["Deployment"]["spec"]  # the HPA owns replicas
+    ports = {p["port"] for p in kinds["Service"]["spec"]["ports"]}
+    assert ports == {constants.OTLP_GRPC_PORT, constants.OTLP_HTTP_PORT}
+    behavior = kinds["HorizontalPodAutoscaler"]["spec"]["behavior"]
+    assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 0
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 300
+    metrics = {m["resource"]["name"] for m in kinds["HorizontalPodAutoscaler"]["spec"]["metrics"]}
+    assert metrics == {"cpu", "memory"}
+    text = kinds["ConfigMap"]["data"][collectors.CONFIG_KEY]
+    assert yaml.safe_load(text)["service"]["pipelines"]["traces"]["processors"][0] == "memory_limiter"
+
+
+def test_hash_changes_with_config_and_secret_only() -> None:
+    cfg = rendering.render_gateway([destination("a", endpoint="x:4317")]).config
+    _, h1 = collectors.desired_objects(group(), cfg, {"s": {"k": "v"}}, "img")
+    _, h1b = collectors.desired_objects(group(), cfg, {"s": {"k": "v"}}, "other-image")
+    _, h2 = collectors.desired_objects(group(), cfg, {"s": {"k": "v2"}}, "img")
+    cfg2 = rendering.render_gateway([destination("a", endpoint="y:4317")]).config
+    _, h3 = collectors.desired_objects(group(), cfg2, {"s": {"k": "v"}}, "img")
+    _, h4 = collectors.desired_objects(group(), cfg, {"s": None}, "img")
+    assert h1 == h1b
+    assert len({h1, h2, h3, h4}) == 4
+
+
+def test_node_collector_objects() -> None:
+    rendered = rendering.render_node(["traces", "logs"], collectors.gateway_endpoint(constants.NAMESPACE))
+    objs, _ = collectors.desired_objects(group("node"), rendered.config, {}, "img")
+    kinds = by_kind(objs)
+    assert set(kinds) == {"ConfigMap", "DaemonSet"}
+    ports = kinds["DaemonSet"]["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert {p.get("hostPort") for p in ports} >= {constants.OTLP_GRPC_PORT, constants.OTLP_HTTP_PORT}
+    config = yaml.safe_load(kinds["ConfigMap"]["data"][collectors.CONFIG_KEY])
+    assert set(config["service"]["pipelines"]) == {"traces", "logs"}
+    assert config["exporters"]["otlp/gateway"]["endpoint"].startswith(constants.GATEWAY_NAME)
+
+
+def test_render_gateway_reports_bad_destinations_and_keeps_good_ones() -> None:
+    good = destination("good", endpoint="x:4317")
+    good["spec"]["secretRef"] = {"name": "good-secret"}
+    rendered = rendering.render_gateway([good, destination("bad"), destination("weird", kind="nosuch")])
+    assert rendered.configured == ["good"]
+    assert set(rendered.problems) == {"bad", "weird"}
+    assert "endpoint" in rendered.problems["bad"]
+    assert rendered.secrets == ["good-secret"]
+    assert rendered.config["service"]["pipelines"]["traces"]["exporters"] == ["otlp/good"]
+
+
+def test_render_gateway_without_destinations_still_starts() -> None:
+    rendered = rendering.render_gateway([])
+    assert rendered.config["service"]["pipelines"]
+
+
+def test_workload_ready() -> None:
+    assert collectors.workload_ready(None)[0] is False
+    assert collectors.workload_ready({"kind": "Deployment", "status": {"availableReplicas": 1}})[0]
+    ds = {"kind": "DaemonSet", "status": {"desiredNumberScheduled": 2, "numberAvailable": 1}}
+    assert collectors.workload_ready(ds)[1] == "PodsUnavailable"

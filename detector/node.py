@@ -1,0 +1,145 @@
+"""``hodegos agent run``: watch this node's pods, detect what their containers run, record it.
+
+Loop: list the node's pods (field selector ``spec.nodeName``), reconcile each, then watch from the list's
+resourceVersion until the resync period ends, reconciling on every added or modified pod; repeat. A pod
+is reconciled when it is Running: its processes are found by scanning ``/proc/*/cgroup`` for its UID,
+grouped by container ID, the application process of each container is detected, and the result is
+merged into its workload's InstrumentedApplication (:mod:`detector.writer`). Containers already recorded
+(by ID) are not inspected again; containers with no process yet are retried at the next resync.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from kubernetes import watch
+from kubernetes.client import ApiClient, CoreV1Api
+from kubernetes.client.exceptions import ApiException
+
+from api import constants
+from detector.cgroups import pod_processes
+from detector.detection import Detection, ElfCache, inspect
+from detector.errors import DetectorError
+from detector.picking import pick_application
+from detector.procfs import DEFAULT_PROC
+from detector.records import container_names
+from detector.writer import RecordStore, record_detections
+
+log = logging.getLogger("hodegos.agent")
+
+
+def detect_pod(
+    pod_uid: str, proc: Path = DEFAULT_PROC, cache: ElfCache | None = None
+) -> dict[str, Detection]:
+    """Container ID -> the detection of its application process, for every container of the pod found here."""
+    cache = cache or ElfCache()
+    result: dict[str, Detection] = {}
+    for container_id, pids in pod_processes(pod_uid, proc).items():
+        detections = []
+        for pid in pids:
+            try:
+                detections.append(inspect(pid, proc, cache))
+            except DetectorError as exc:
+                log.debug("skipping pid %d: %s", pid, exc)
+        choice = pick_application(detections)
+        if choice is not None:
+            result[container_id] = choice.detection
+    return result
+
+
+class NodeAgent:
+    """Per-node detection loop. ``reconcile`` is one pass over a pod; ``run`` keeps watching."""
+
+    def __init__(
+        self,
+        core: CoreV1Api,
+        store: RecordStore,
+        node: str,
+        proc: Path = DEFAULT_PROC,
+        ignored_namespaces: Iterable[str] = constants.DEFAULT_IGNORED_NAMESPACES,
+        ignored_containers: Iterable[str] = constants.DEFAULT_IGNORED_CONTAINERS,
+    ) -> None:
+        self.core = core
+        self.store = store
+        self.node = node
+        self.proc = proc
+        self.ignored_namespaces = set(ignored_namespaces)
+        self.ignored_containers = list(ignored_containers)
+        self.cache = ElfCache()
+        self.recorded: dict[str, set[str]] = {}  # pod UID -> container IDs already recorded
+        self._serializer = ApiClient()
+
+    def _as_dict(self, pod: Any) -> dict[str, Any]:
+        if isinstance(pod, dict):
+            return pod
+        serialize: Any = self._serializer.sanitize_for_serialization  # untyped in the client
+        return dict(serialize(pod))
+
+    def reconcile(self, pod_obj: Any) -> str:
+        pod = self._as_dict(pod_obj)
+        metadata = pod["metadata"]
+        where = f"{metadata['namespace']}/{metadata['name']}"
+        if metadata["namespace"] in self.ignored_namespaces:
+            return f"{where}: ignored namespace"
+        if (pod.get("status") or {}).get("phase") != "Running":
+            return f"{where}: not running"
+        uid = metadata["uid"]
+        running = set(container_names(pod))
+        pending = running - self.recorded.get(uid, set())
+        if not pending:
+            return f"{where}: up to date"
+        detections = {cid: d for cid, d in detect_pod(uid, self.proc, self.cache).items() if cid in running}
+        if not detections:
+            return f"{where}: no processes found for its containers"
+        try:
+            outcome = record_detections(self.store, pod, detections, self.ignored_containers)
+        except DetectorError as exc:
+            log.warning("%s: %s", where, exc)
+            return f"{where}: error {exc}"
+        if outcome != "no-record":
+            self.recorded.setdefault(uid, set()).update(detections)
+        return f"{where}: {outcome} ({len(detections)}/{len(running)} containers)"
+
+    def forget(self, pod_obj: Any) -> None:
+        self.recorded.pop(self._as_dict(pod_obj)["metadata"]["uid"], None)
+
+    def run_once(self) -> tuple[list[str], str]:
+        """Reconcile every pod on the node; returns the outcomes and the list's resourceVersion."""
+        listed = self.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node}")
+        pods = [self._as_dict(pod) for pod in listed.items]
+        live = {pod["metadata"]["uid"] for pod in pods}
+        for uid in list(self.recorded):
+            if uid not in live:
+                del self.recorded[uid]
+        version = listed.metadata.resource_version if listed.metadata else None
+        return [self.reconcile(pod) for pod in pods], version or ""
+
+    def run(self, resync_seconds: int = 60, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            try:
+                outcomes, version = self.run_once()
+                for outcome in outcomes:
+                    log.info("%s", outcome)
+                watcher: Any = watch.Watch  # untyped in the client
+                stream = watcher().stream(
+                    self.core.list_pod_for_all_namespaces,
+                    field_selector=f"spec.nodeName={self.node}",
+                    resource_version=version,
+                    timeout_seconds=resync_seconds,
+                )
+                for event in stream:
+                    if stop.is_set():
+                        break
+                    if event["type"] == "DELETED":
+                        self.forget(event["object"])
+                    elif event["type"] in ("ADDED", "MODIFIED"):
+                        log.info("%s", self.reconcile(event["object"]))
+            except ApiException as exc:
+                if exc.status != 410:  # 410 Gone: our resourceVersion is too old; relist
+                    log.warning("watching pods on %s: %s %s", self.node, exc.status, exc.reason)
+                    stop.wait(5)

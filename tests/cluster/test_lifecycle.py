@@ -1,0 +1,108 @@
+"""`hodegos cluster up|status|kubeconfig|down` end to end, through the CLI, on a cluster of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cli.clustering import processes, tools
+from cli.clustering.layout import Layout
+from tests.kube import KubeCluster
+from tests.support import require
+
+pytestmark = pytest.mark.cluster
+
+NAME = "hodegos-pytest-life"
+PORT = int(os.environ.get("HODEGOS_TEST_LIFECYCLE_PORT", "27443"))
+
+
+def hodegos(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", "cluster", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def _status() -> tuple[int, dict[str, object]]:
+    out = hodegos("status", "--name", NAME, "-o", "json")
+    return out.returncode, json.loads(out.stdout)
+
+
+def _pids(report: dict[str, object]) -> dict[str, int]:
+    rows = report["components"]
+    assert isinstance(rows, list)
+    return {row["name"]: row["pid"] for row in rows}
+
+
+@pytest.fixture
+def life_cluster() -> Iterator[Layout]:
+    require(not tools.missing(), "local control plane binaries not built: run `make setup`")
+    lay = Layout.for_name(NAME)
+    yield lay
+    if lay.root.exists():
+        hodegos("down", "--name", NAME, "-q")
+
+
+def test_up_status_idempotence_restart_and_down(life_cluster: Layout) -> None:
+    started = hodegos("up", "--name", NAME, "--port", str(PORT), "--nodes", "1", "--no-build", "-q")
+    assert started.returncode == 0, started.stderr
+    assert Path(started.stdout.strip()) == life_cluster.admin_kubeconfig
+    code, report = _status()
+    assert code == 0 and report["phase"] == "Running", report
+    first = _pids(report)
+    assert set(first) == {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+
+    # Starting twice is harmless: nothing is restarted.
+    again = hodegos("up", "--name", NAME, "--no-build", "-q")
+    assert again.returncode == 0 and "already up" in again.stderr
+    assert _pids(_status()[1]) == first
+
+    # The path, or the whole kubeconfig with inline credentials.
+    assert hodegos("kubeconfig", "--name", NAME).stdout.strip() == str(life_cluster.admin_kubeconfig)
+    assert "client-key-data" in hodegos("kubeconfig", "--name", NAME, "--content").stdout
+
+    # One component dies: status says so (exit 1), and `up` repairs the cluster.
+    os.kill(first["kube-scheduler"], signal.SIGKILL)
+    code, report = _status()
+    assert code == 1 and report["phase"] == "Degraded"
+    repaired = hodegos("up", "--name", NAME, "--no-build", "-q")
+    assert repaired.returncode == 0, repaired.stderr
+    assert "restarted" in repaired.stderr
+    code, report = _status()
+    assert code == 0 and report["phase"] == "Running"
+    second = _pids(report)
+    assert not set(second.values()) & set(first.values())
+
+    # `down` stops exactly what it started and removes the state.
+    record = json.loads(life_cluster.state_file.read_text())
+    started_procs = [processes.Started.from_json(p) for p in record["processes"]]
+    stopped = hodegos("down", "--name", NAME)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not any(processes.alive(p) for p in started_procs)
+    assert not life_cluster.root.exists()
+    assert hodegos("down", "--name", NAME).returncode == 0  # a second down is harmless too
+    code, _ = hodegos("status", "--name", NAME).returncode, None
+    assert code == 1
+
+
+def test_port_in_use_is_named_and_nothing_starts(kube_cluster: KubeCluster) -> None:
+    other = "hodegos-pytest-clash"
+    refused = hodegos("up", "--name", other, "--port", str(kube_cluster.ports.apiserver), "--no-build", "-q")
+    assert refused.returncode == 1
+    message = " ".join(refused.stderr.split())
+    found = re.search(r"port (\d+) needed by (\S+) is already in use by pid (\d+) \((.+?)\)", message)
+    assert found, message
+    port, component, pid, cmdline = int(found[1]), found[2], int(found[3]), found[4]
+    assert port in kube_cluster.ports.by_component().values()
+    # The holder named is the session cluster's own process on that port.
+    record = json.loads(kube_cluster.layout.state_file.read_text())
+    holder = next(p for p in record["processes"] if p["pid"] == pid)
+    assert holder["component"] == component and holder["argv"][0] in cmdline
+    assert not Layout.for_name(other).root.exists()

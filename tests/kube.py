@@ -1,0 +1,187 @@
+"""Pytest fixtures for tests against the real local control plane (``hodegos cluster``).
+
+Registered from ``tests/conftest.py``. The session brings one cluster up (a dedicated name and ports, so a
+developer's demo cluster is never touched), and brings it down at the end if it started it.
+
+Fixtures:
+
+- ``kube_cluster`` (session): a :class:`KubeCluster`: name, server URL, admin kubeconfig path, helpers to
+  issue a kubeconfig for another identity, run the pinned kubectl, and read the API server's audit log.
+- ``kubeconfig`` (session): path of the admin kubeconfig.
+- ``kube_api`` (session): a ``kubernetes.client.ApiClient`` for the admin.
+- ``hodegos_crds`` (session): the CRDs of ``chart/crds/`` applied and Established.
+- ``kube_namespace`` (function): a fresh namespace name, deleted after the test.
+- ``make_namespace`` (function): ``make_namespace(labels=..., annotations=...) -> name``, all deleted after.
+
+Missing binaries skip locally and fail under CI (:func:`tests.support.require`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cli.clustering import lifecycle, pki, tools
+from cli.clustering.layout import Layout, Ports
+from tests.support import require
+
+TEST_CLUSTER = os.environ.get("HODEGOS_TEST_CLUSTER", "hodegos-pytest")
+TEST_PORT = int(os.environ.get("HODEGOS_TEST_CLUSTER_PORT", "26443"))
+CRD_DIR = Path(__file__).resolve().parent.parent / "chart" / "crds"
+
+
+@dataclass
+class KubeCluster:
+    name: str
+    server: str
+    kubeconfig: Path
+    ports: Ports
+    layout: Layout
+
+    def issue_kubeconfig(self, user: str, groups: tuple[str, ...] = ()) -> Path:
+        """A kubeconfig for another identity (its own user name in RBAC and the audit log)."""
+        return lifecycle.issue_kubeconfig(self.layout, self.ports, pki.Identity(user, groups))
+
+    def kubectl(
+        self, *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        kubectl = tools.KUBERNETES.path("kubectl")
+        return subprocess.run(
+            [str(kubectl), f"--kubeconfig={self.kubeconfig}", *args],
+            capture_output=True,
+            text=True,
+            check=check,
+            input=input,
+            timeout=120,
+        )
+
+    def audit_events(self, user: str | None = None) -> list[dict[str, Any]]:
+        """Completed requests in the API server's audit log (metadata level), optionally for one user.
+
+        The log is written in batches of at most one second; callers wait for it to settle.
+        """
+        events: list[dict[str, Any]] = []
+        for path in sorted(self.layout.logs.glob("audit*.log")):
+            for line in path.read_text(errors="replace").splitlines():
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if user is None or event.get("user", {}).get("username") == user:
+                    events.append(event)
+        return events
+
+
+@pytest.fixture(scope="session")
+def kube_cluster() -> Iterator[KubeCluster]:
+    missing = tools.missing()
+    require(not missing, f"local control plane binaries not built ({', '.join(missing)}): run `make setup`")
+    lay = Layout.for_name(TEST_CLUSTER)
+    result = lifecycle.up(TEST_CLUSTER, nodes=2, port=TEST_PORT, build=False)
+    cluster = KubeCluster(
+        name=TEST_CLUSTER,
+        server=result.status["server"],
+        kubeconfig=lay.admin_kubeconfig,
+        ports=Ports(TEST_PORT),
+        layout=lay,
+    )
+    try:
+        yield cluster
+    finally:
+        if not result.already_up and not os.environ.get("HODEGOS_TEST_KEEP_CLUSTER"):
+            lifecycle.down(TEST_CLUSTER)
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(kube_cluster: KubeCluster) -> Path:
+    return kube_cluster.kubeconfig
+
+
+@pytest.fixture(scope="session")
+def kube_api(kube_cluster: KubeCluster) -> Any:
+    from kubernetes import config
+
+    return config.new_client_from_config(config_file=str(kube_cluster.kubeconfig))
+
+
+def apply_crds(api_client: Any, directory: Path = CRD_DIR, timeout: float = 60.0) -> list[str]:
+    """Create or replace every CRD in ``directory`` and wait until each is Established."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    ext = client.ApiextensionsV1Api(api_client)
+    names: list[str] = []
+    for path in sorted(directory.glob("*.yaml")):
+        body = yaml.safe_load(path.read_text())
+        name = body["metadata"]["name"]
+        names.append(name)
+        try:
+            ext.create_custom_resource_definition(body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            current = ext.read_custom_resource_definition(name)
+            body["metadata"]["resourceVersion"] = current.metadata.resource_version
+            ext.replace_custom_resource_definition(name, body)
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while True:
+            crd = ext.read_custom_resource_definition(name)
+            conditions = crd.status.conditions or [] if crd.status else []
+            if any(c.type == "Established" and c.status == "True" for c in conditions):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"CRD {name} not Established after {timeout}s")
+            time.sleep(0.2)
+    return names
+
+
+@pytest.fixture(scope="session")
+def hodegos_crds(kube_api: Any) -> list[str]:
+    return apply_crds(kube_api)
+
+
+def _namespace_name(request: pytest.FixtureRequest) -> str:
+    base = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    return f"t-{base}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def make_namespace(kube_api: Any, request: pytest.FixtureRequest) -> Iterator[Callable[..., str]]:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    core = client.CoreV1Api(kube_api)
+    created: list[str] = []
+
+    def make(labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None) -> str:
+        name = _namespace_name(request)
+        core.create_namespace(
+            {"metadata": {"name": name, "labels": labels or {}, "annotations": annotations or {}}}
+        )
+        created.append(name)
+        return name
+
+    yield make
+    for name in created:
+        try:
+            core.delete_namespace(name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+
+@pytest.fixture
+def kube_namespace(make_namespace: Callable[..., str]) -> str:
+    return make_namespace()

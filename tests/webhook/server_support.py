@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from certs import authority, rotation, storing
+from certs import rotation, storing
 from certs.authority import Material
 from tests.webhook import factories
 from webhook.views import StaticView

@@ -1,4 +1,4 @@
-"""The HTTPS shell, served by real uvicorn over TLS with the real admission core: answers, refusals, fail-safe."""
+"""The HTTPS shell, served by real uvicorn over TLS with the real core: answers, refusals, fail-safe."""
 
 from __future__ import annotations
 

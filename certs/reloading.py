@@ -63,6 +63,7 @@ class ReloadingContext:
         self.failures = 0
         self.last_error: str | None = None
         self._stamp: _Stamp | None = None
+        self._pair: tuple[bytes, bytes] | None = None
         self.reload_if_changed()
 
     def reload_if_changed(self) -> bool:
@@ -71,13 +72,18 @@ class ReloadingContext:
         if stamp is None or stamp == self._stamp:
             return False
         try:
-            loaded = self._load()
+            pair = (self.cert_file.read_bytes(), self.key_file.read_bytes())
+            if pair == self._pair:  # rewritten with the same content: nothing to do
+                self._stamp = stamp
+                return False
+            loaded = self._load(*pair)
         except (OSError, ssl.SSLError, MaterialError, ValueError) as exc:
             self.failures += 1
             self.last_error = str(exc)
             log.warning("certificate in %s not loaded (keeping the current one): %s", self.cert_file, exc)
             return False
         self._stamp = stamp
+        self._pair = pair
         first = self.loaded is None
         self.loaded = loaded
         self.last_error = None
@@ -94,9 +100,7 @@ class ReloadingContext:
             return None
         return (cert.st_ino, cert.st_mtime_ns, cert.st_size, key.st_ino, key.st_mtime_ns, key.st_size)
 
-    def _load(self) -> Loaded:
-        cert_pem = self.cert_file.read_bytes()
-        key_pem = self.key_file.read_bytes()
+    def _load(self, cert_pem: bytes, key_pem: bytes) -> Loaded:
         leaf = x509.load_pem_x509_certificate(cert_pem)
         with tempfile.TemporaryDirectory(prefix="hodegos-tls-") as tmp:
             cert_path, key_path = Path(tmp, "tls.crt"), Path(tmp, "tls.key")

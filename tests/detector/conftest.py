@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -137,6 +138,7 @@ def start() -> Iterator[Callable[..., Started]]:
             text=True,
             env={**os.environ, **(env or {})},
             preexec_fn=preexec,
+            start_new_session=True,  # so the whole tree (a wrapper and its children) is stopped together
         )
         started.append(process)
         assert process.stdout is not None
@@ -149,5 +151,8 @@ def start() -> Iterator[Callable[..., Started]]:
 
     yield run
     for process in started:
-        process.kill()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         process.wait(timeout=10)

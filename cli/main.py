@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import agent, cluster, destinations, explain, webhook
+from cli import agent, cluster, controllers, describe, destinations, explain, webhook
 
 app = typer.Typer(
     name="hodegos",
@@ -16,6 +16,8 @@ app.add_typer(webhook.app, name="webhook")
 app.add_typer(cluster.app, name="cluster")
 app.add_typer(destinations.app, name="destinations")
 app.add_typer(agent.app, name="agent")
+app.add_typer(controllers.app, name="controllers")
+app.add_typer(describe.app, name="describe")
 app.command("explain")(explain.explain)
 app.command("collector-config")(destinations.collector_config)
 

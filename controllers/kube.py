@@ -277,6 +277,13 @@ def _slim(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+def _rv(obj: Mapping[str, Any]) -> int:
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
 Handler = Callable[[str, dict[str, Any] | None, dict[str, Any] | None], None]  # (type, new, old)
 
 
@@ -308,6 +315,24 @@ class Informer:
     def items(self) -> list[dict[str, Any]]:
         with self.lock:
             return list(self.store.values())
+
+    def remember(self, obj: dict[str, Any]) -> None:
+        """Write-through after our own write, so the next reconcile does not act on a stale copy.
+
+        The watch event for the same write arrives later and replaces it; an older copy never replaces a
+        newer one (resourceVersions from one etcd compare as integers).
+        """
+        obj = _slim(obj)
+        key = key_of(obj)
+        with self.lock:
+            current = self.store.get(key)
+            if current is not None and _rv(current) > _rv(obj):
+                return
+            self.store[key] = obj
+
+    def forget(self, namespace: str | None, name: str) -> None:
+        with self.lock:
+            self.store.pop((namespace or "", name), None)
 
     def _relist(self) -> str:
         items, rv = self.api.list(self.res, self.namespace, self.label_selector)

@@ -302,3 +302,23 @@ def rollback_needed(
 def recover_requested(workload: Mapping[str, Any]) -> bool:
     annotations = workload.get("metadata", {}).get("annotations") or {}
     return str(annotations.get(constants.ANNOTATION_RECOVER, "")).lower() == "true"
+
+
+def owner_workload(pod: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(kind, name)`` of the watched workload that made ``pod``, from owner references alone.
+
+    A ReplicaSet's name is its Deployment's name plus ``-<pod-template-hash>``; a Job made by a CronJob is
+    not followed (CronJobs are never rolled).
+    """
+    meta = pod.get("metadata") or {}
+    for ref in meta.get("ownerReferences") or []:
+        if not ref.get("controller"):
+            continue
+        kind, name = ref.get("kind"), ref.get("name", "")
+        if kind in ("StatefulSet", "DaemonSet"):
+            return kind, name
+        if kind == "ReplicaSet":
+            suffix = (meta.get("labels") or {}).get(constants.POD_TEMPLATE_HASH)
+            if suffix and name.endswith(f"-{suffix}"):
+                return "Deployment", name[: -len(suffix) - 1]
+    return None

@@ -199,3 +199,15 @@ def test_is_rolling_statefulset_and_daemonset() -> None:
     assert rollouts.is_rolling(ds)
     ds["status"]["numberAvailable"] = 3
     assert not rollouts.is_rolling(ds)
+
+
+def test_owner_workload() -> None:
+    p = pod("a")
+    p["metadata"]["labels"][constants.POD_TEMPLATE_HASH] = "5d9f"
+    p["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "name": "shop-web-5d9f", "controller": True}]
+    assert rollouts.owner_workload(p) == ("Deployment", "shop-web")
+    p["metadata"]["ownerReferences"] = [{"kind": "StatefulSet", "name": "db", "controller": True}]
+    assert rollouts.owner_workload(p) == ("StatefulSet", "db")
+    p["metadata"]["ownerReferences"] = [{"kind": "Job", "name": "j-1", "controller": True}]
+    assert rollouts.owner_workload(p) is None
+    assert rollouts.owner_workload(pod("b")) is None

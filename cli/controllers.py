@@ -1,0 +1,77 @@
+"""`hodegos controllers run`: the instrumentor, scheduler and autoscaler in one process."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+
+import typer
+
+from api import constants
+from cli.output import fail
+
+app = typer.Typer(help="Run the Hodegos controllers.", no_args_is_help=True)
+
+
+def api_client(kubeconfig: Path | None) -> object:
+    """An official-client ApiClient from ``kubeconfig``, $KUBECONFIG/~/.kube/config, or in-cluster."""
+    from kubernetes import config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        if kubeconfig is not None:
+            return config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+        try:
+            return config.new_client_from_config()  # type: ignore[no-untyped-call]
+        except (ConfigException, OSError):
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
+            from kubernetes import client
+
+            return client.ApiClient()
+    except (ConfigException, OSError) as exc:
+        fail(f"cannot load Kubernetes credentials: {exc}")
+        raise  # unreachable; fail() exits
+
+
+@app.command("run")
+def run(
+    kubeconfig: Path | None = typer.Option(
+        None, "--kubeconfig", help="Kubeconfig file (default: in-cluster)."
+    ),
+    namespace: str = typer.Option(constants.NAMESPACE, "--namespace", "-n", help="Where Hodegos runs."),
+    image: str = typer.Option("hodegos/otelcol:latest", "--collector-image", help="Collector image."),
+    workers: int = typer.Option(2, "--workers", min=1, max=32, help="Reconcile worker threads."),
+    resync: float = typer.Option(
+        300.0, "--resync-seconds", min=5.0, help="Queue everything again every N s."
+    ),
+    leader_elect: bool = typer.Option(
+        True, "--leader-elect/--no-leader-elect", help="Lease leader election."
+    ),
+    identity: str | None = typer.Option(None, "--identity", help="Leader election identity."),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+) -> None:
+    """Run the controllers until interrupted (SIGINT/SIGTERM release the Lease on the way out)."""
+    from controllers.kube import Api
+    from controllers.manager import Manager
+
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    manager = Manager(
+        Api(api_client(kubeconfig)),  # type: ignore[arg-type]
+        namespace=namespace,
+        image=image,
+        identity=identity,
+        workers=workers,
+        resync=resync,
+        leader_election=leader_elect,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: manager.stop.set())
+    try:
+        manager.run_forever()
+    except KeyboardInterrupt:
+        manager.shutdown()
+    except TimeoutError as exc:
+        fail(str(exc))

@@ -1,0 +1,140 @@
+"""The scheduler and autoscaler, reconciled together under one key (``collectors``).
+
+1. Scheduler: apply the CollectorsGroups :func:`controllers.scheduling.desired_groups` wants and delete the
+   ones Hodegos made that are no longer wanted (garbage collection removes what they own).
+2. Autoscaler: for each group, render its configuration, read the referenced Secrets, and apply the
+   objects of :func:`controllers.collectors.desired_objects` that differ from the cache.
+3. Status: CollectorsGroup ``ready``/``configHash``/``receiverSignals`` + ``Ready`` condition; each
+   Destination gets a ``Configured`` condition saying whether it made it into the gateway and why not.
+
+Everything is compared first; a reconcile of a converged system writes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from controllers import collectors, conditions, diffing, optin, rendering, scheduling
+from controllers.context import Context
+from controllers.kube import BY_KIND, DESTINATIONS, GROUPS
+
+log = logging.getLogger(__name__)
+
+
+def _secret_data(ctx: Context, name: str) -> dict[str, str] | None:
+    secret = ctx.cache("Secret").get(ctx.namespace, name)
+    if secret is None:
+        return None
+    return {k: base64.b64decode(v).decode(errors="replace") for k, v in (secret.get("data") or {}).items()}
+
+
+def _destinations(ctx: Context) -> list[dict[str, Any]]:
+    return [d for d in ctx.cache("Destination").items() if d["metadata"].get("namespace") == ctx.namespace]
+
+
+def reconcile(ctx: Context) -> float | None:
+    destinations = _destinations(ctx)
+    records = ctx.cache("InstrumentedApplication").items()
+    wanted = scheduling.desired_groups(destinations, records, ctx.config, ctx.namespace)
+    groups = ctx.cache("CollectorsGroup")
+    for existing in groups.items():
+        meta = existing["metadata"]
+        if (
+            meta.get("namespace") == ctx.namespace
+            and meta["name"] not in wanted
+            and optin.is_managed_record(existing)
+        ):
+            ctx.api.delete(GROUPS, ctx.namespace, meta["name"])
+            groups.forget(ctx.namespace, meta["name"])
+            ctx.emit(existing, "Removed", "no longer needed", "Delete")
+    gateway_render = rendering.render_gateway(destinations)
+    for name, body in wanted.items():
+        stamped = diffing.stamp(body)
+        group = groups.get(ctx.namespace, name)
+        if not diffing.up_to_date(group, stamped):
+            group = ctx.api.apply(GROUPS, stamped)
+            groups.remember(group)
+        assert group is not None
+        if group["spec"]["role"] == "gateway":
+            rendered = gateway_render
+        else:
+            rendered = rendering.render_node(
+                group["spec"].get("signals") or [], collectors.gateway_endpoint(ctx.namespace)
+            )
+        secrets = {s: _secret_data(ctx, s) for s in rendered.secrets}
+        objects, digest = collectors.desired_objects(group, rendered.config, secrets, ctx.image)
+        workload = None
+        for obj in objects:
+            stamped_obj = diffing.stamp(obj)
+            cache = ctx.cache(obj["kind"])
+            observed = cache.get(ctx.namespace, obj["metadata"]["name"])
+            if not diffing.up_to_date(observed, stamped_obj):
+                observed = ctx.api.apply(BY_KIND[obj["kind"]], stamped_obj)
+                cache.remember(observed)
+            if obj["kind"] in ("Deployment", "DaemonSet"):
+                workload = observed
+        _group_status(ctx, group, workload, digest)
+    for dest in destinations:
+        _destination_status(ctx, dest, gateway_render)
+    return None
+
+
+def _group_status(
+    ctx: Context, group: dict[str, Any], workload: Mapping[str, Any] | None, digest: str
+) -> None:
+    now = ctx.clock()
+    status = group.get("status") or {}
+    generation = group["metadata"].get("generation")
+    ready, reason, message = collectors.workload_ready(workload)
+    conds = conditions.set_condition(
+        status.get("conditions"), conditions.condition("Ready", ready, reason, message, generation), now
+    )
+    new = {
+        "observedGeneration": generation,
+        "ready": ready,
+        "configHash": digest,
+        "receiverSignals": list(group["spec"].get("signals") or []),
+        "conditions": conds,
+    }
+    if all(status.get(k) == v for k, v in new.items()):
+        return
+    meta = group["metadata"]
+    patch = {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "status": new}
+    ctx.cache("CollectorsGroup").remember(
+        ctx.api.merge_patch(GROUPS, meta["namespace"], meta["name"], patch, sub="status")
+    )
+
+
+def _destination_status(ctx: Context, dest: dict[str, Any], rendered: rendering.Rendered) -> None:
+    name = dest["metadata"]["name"]
+    generation = dest["metadata"].get("generation")
+    if (dest.get("spec") or {}).get("disabled"):
+        cond = conditions.condition(
+            "Configured", False, "Disabled", "the destination is disabled", generation
+        )
+    elif name in rendered.problems:
+        cond = conditions.condition(
+            "Configured", False, "InvalidConfiguration", rendered.problems[name], generation
+        )
+    else:
+        cond = conditions.condition(
+            "Configured", True, "AddedToGateway", "exporting from the gateway", generation
+        )
+    status = dest.get("status") or {}
+    conds = conditions.set_condition(status.get("conditions"), cond, ctx.clock())
+    if conds == status.get("conditions") and status.get("observedGeneration") == generation:
+        return
+    was = conditions.find(status.get("conditions"), "Configured")
+    if cond["status"] == "False" and (was is None or was.get("message") != cond["message"]):
+        ctx.emit(dest, cond["reason"], cond["message"], "Configure", "Warning")
+    patch = {
+        "metadata": {"resourceVersion": dest["metadata"].get("resourceVersion")},
+        "status": {"conditions": conds, "observedGeneration": generation},
+    }
+    meta = dest["metadata"]
+    ctx.cache("Destination").remember(
+        ctx.api.merge_patch(DESTINATIONS, meta["namespace"], name, patch, sub="status")
+    )

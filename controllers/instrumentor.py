@@ -1,0 +1,158 @@
+"""The instrumentor: one InstrumentedApplication per opted-in workload, rollouts, rollback and recovery.
+
+Reconciles one workload key ``(kind, namespace, name)`` at a time, from the caches:
+
+1. opt-in decision -> apply the record (only if it differs) or delete a record Hodegos made;
+2. injected pods failing inside the stability window -> ``status.rollback`` + ``RolledBack`` condition and
+   a Warning event (the webhook then injects nothing); ``hodegos.io/recover-from-rollback: "true"`` on the
+   workload clears it (and the annotation);
+3. the rollout plan (:func:`controllers.rollouts.plan`) -> patch the pod template, within
+   ``rollout.maxConcurrent``; the ``WorkloadRollout`` condition says why or why not.
+
+Status is written with a JSON merge patch carrying the observed resourceVersion (a concurrent writer, such
+as the node agent recording runtimes, makes it fail with 409 and the key is retried), and only when it
+changes. Returns a delay after which the key should be looked at again, or ``None``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from api import constants
+from controllers import conditions, diffing, optin, rollouts
+from controllers.context import Context
+from controllers.kube import BY_KIND, RECORDS
+
+log = logging.getLogger(__name__)
+
+WAIT_RETRY = 5.0  # seconds before looking again at a workload waiting for the webhook or a rollout slot
+
+
+def in_flight(ctx: Context) -> int:
+    return sum(
+        1 for kind in ("Deployment", "StatefulSet", "DaemonSet") for w in ctx.cache(kind).items()
+        if rollouts.hodegos_rolling(w)
+    )  # fmt: skip
+
+
+def reconcile(ctx: Context, kind: str, namespace: str, name: str) -> float | None:
+    now = ctx.clock()
+    config = ctx.config
+    workload = ctx.cache(kind).get(namespace, name)
+    record_name = constants.record_name(kind, name)
+    records = ctx.cache("InstrumentedApplication")
+    record = records.get(namespace, record_name)
+
+    if workload is None or workload["metadata"].get("deletionTimestamp"):
+        if record is not None and optin.is_managed_record(record):
+            ctx.api.delete(RECORDS, namespace, record_name)
+            records.forget(namespace, record_name)
+        return None
+
+    decision = optin.decide(workload, ctx.cache("Namespace").get(None, namespace), config)
+    if decision.enabled:
+        desired = diffing.stamp(optin.desired_record(workload, config))
+        if not diffing.up_to_date(record, desired):
+            record = ctx.api.apply(RECORDS, desired)
+            records.remember(record)
+            if decision.enabled and (record.get("metadata") or {}).get("generation") == 1:
+                ctx.emit(workload, "Instrumented", f"opted in ({decision.message})", "Create")
+    elif record is not None and optin.is_managed_record(record):
+        ctx.api.delete(RECORDS, namespace, record_name)
+        records.forget(namespace, record_name)
+        ctx.emit(workload, "Uninstrumented", f"opted out ({decision.message})", "Delete")
+        record = None
+
+    pods = ctx.pods.pods(namespace, kind, name)
+    if record is not None:
+        record = _reconcile_status(ctx, workload, record, pods, decision)
+
+    plan = rollouts.plan(
+        workload,
+        pods,
+        record,
+        config,
+        webhook_healthy=ctx.webhook_healthy(),
+        now=now,
+        rules_version=ctx.rules_version,
+    )
+    if plan.action == "rollout":
+        if not rollouts.admit([name], in_flight(ctx), config.rollout.max_concurrent):
+            return WAIT_RETRY
+        patched = ctx.api.apply(BY_KIND[kind], rollouts.restart_patch(workload, plan.target, now))
+        ctx.cache(kind).remember(patched)
+        ctx.emit(workload, "RolloutTriggered", f"rolling out to {plan.target}: {plan.message}", "Rollout")
+        return None
+    if plan.action == "wait":
+        return WAIT_RETRY
+    return None
+
+
+def _rollout_condition(plan: rollouts.Decision, generation: int | None) -> dict[str, Any]:
+    return conditions.condition(
+        "WorkloadRollout", plan.action == "none", plan.reason, plan.message, generation=generation
+    )
+
+
+def _reconcile_status(
+    ctx: Context,
+    workload: dict[str, Any],
+    record: dict[str, Any],
+    pods: list[dict[str, Any]],
+    decision: optin.OptIn,
+) -> dict[str, Any]:
+    now = ctx.clock()
+    status = record.get("status") or {}
+    generation = record["metadata"].get("generation")
+    rollback = status.get("rollback")
+    recover = False
+    if rollback and rollouts.recover_requested(workload):
+        rollback, recover = None, True
+    elif not rollback:
+        rollback = rollouts.rollback_needed(workload, pods, ctx.config, now)
+        if rollback:
+            ctx.emit(
+                workload,
+                "RolledBack",
+                f"injection disabled after {rollback['reason']}: {rollback['message']}",
+                "Rollback",
+                "Warning",
+            )
+    conds = conditions.set_condition(
+        status.get("conditions"),
+        conditions.condition("OptedIn", True, decision.reason, decision.message, generation),
+        now,
+    )
+    if rollback:
+        rolled = conditions.condition(
+            "RolledBack", True, rollback["reason"], rollback.get("message", ""), generation
+        )
+    else:
+        rolled = conditions.condition("RolledBack", False, "Healthy", "no rollback recorded", generation)
+    conds = conditions.set_condition(conds, rolled, now)
+    view = {**record, "status": {**status, "rollback": rollback}}
+    plan = rollouts.plan(
+        workload, pods, view, ctx.config, webhook_healthy=ctx.webhook_healthy(), now=now,
+        rules_version=ctx.rules_version,
+    )  # fmt: skip
+    conds = conditions.set_condition(conds, _rollout_condition(plan, generation), now)
+    if conds == status.get("conditions") and rollback == status.get("rollback"):
+        return record
+    patch = {
+        "metadata": {"resourceVersion": record["metadata"].get("resourceVersion")},
+        "status": {"conditions": conds, "rollback": rollback, "observedGeneration": generation},
+    }
+    meta = record["metadata"]
+    updated = ctx.api.merge_patch(RECORDS, meta["namespace"], meta["name"], patch, sub="status")
+    ctx.cache("InstrumentedApplication").remember(updated)
+    if recover:
+        wmeta = workload["metadata"]
+        ctx.api.merge_patch(
+            BY_KIND[workload["kind"]],
+            wmeta["namespace"],
+            wmeta["name"],
+            {"metadata": {"annotations": {constants.ANNOTATION_RECOVER: None}}},
+        )
+        ctx.emit(workload, "RecoveredFromRollback", "injection re-enabled by annotation", "Recover")
+    return updated

@@ -128,6 +128,10 @@ def _last_index(env: list[dict[str, Any]], name: str) -> int | None:
 
 def _skip_reason(container: Mapping[str, Any], lang: rules.LanguageRules) -> str | None:
     env = container.get("env") or []
+    reserved = {name for name, _ in DOWNWARD}
+    for entry in env:
+        if isinstance(entry, Mapping) and entry.get("name") in reserved:
+            return f"env {entry['name']} is reserved for Hodegos (the agent's settings reference it)"
     for rule in lang.env:
         index = _last_index(env, rule.name)
         if rule.launcher and index is not None and "valueFrom" in env[index]:
@@ -182,7 +186,6 @@ def _merge_env(
     downward = [
         {"name": name, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": path}}}
         for name, path in DOWNWARD
-        if _last_index(original, name) is None
     ]
     patch.prepend(container, "env", f"{base}/env", downward)
 

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,3 +157,58 @@ def start() -> Iterator[Callable[..., Started]]:
         except ProcessLookupError:
             pass
         process.wait(timeout=10)
+
+
+# -- Real cgroups: a process placed where kubelet would put a container ------------------------------
+
+
+def cgroup2_root() -> Path | None:
+    """Where cgroup v2 is mounted (``/sys/fs/cgroup`` on a v2 host, ``.../unified`` on a hybrid one)."""
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        separator = fields.index("-")
+        if fields[separator + 1] == "cgroup2":
+            return Path(fields[4])
+    return None
+
+
+@pytest.fixture
+def pod_cgroups() -> Iterator[Callable[[str, str], Path]]:
+    """``make(pod_uid, container_id)``: a containerd-style container cgroup (systemd driver) to run in."""
+    root = cgroup2_root()
+    require(
+        root is not None and os.geteuid() == 0 and os.access(root, os.W_OK), "root and a writable cgroup v2"
+    )
+    assert root is not None
+    created: list[Path] = []
+
+    def make(pod_uid: str, container_id: str) -> Path:
+        pod_slice = f"kubepods-besteffort-pod{pod_uid.replace('-', '_')}.slice"
+        path = (
+            root
+            / "kubepods.slice"
+            / "kubepods-besteffort.slice"
+            / pod_slice
+            / f"cri-containerd-{container_id}.scope"
+        )
+        for level in [*reversed(path.relative_to(root).parents[:-1]), path.relative_to(root)]:
+            if not (root / level).exists():
+                (root / level).mkdir()
+                created.append(root / level)
+        return path
+
+    yield make
+    for path in reversed(created):
+        for _ in range(50):  # the processes were killed; the kernel empties the cgroup shortly after
+            try:
+                path.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+def join(path: Path) -> Callable[[], None]:
+    def preexec() -> None:
+        (path / "cgroup.procs").write_text(str(os.getpid()))
+
+    return preexec

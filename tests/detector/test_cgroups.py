@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from detector import parse_cgroup_file, parse_cgroup_path, pod_processes, read_cgroup
 from detector.node import detect_pod
-from tests.detector.conftest import PYTHON_PROGRAM, Started
-from tests.support import require
+from tests.detector.conftest import PYTHON_PROGRAM, Started, join
 
 UID = "8d2b4c1e-5f3a-4b7c-9d2e-1a2b3c4d5e6f"
 SLICE_UID = UID.replace("-", "_")
@@ -168,58 +165,6 @@ def test_unreadable_process_has_no_identity(tmp_path: Path) -> None:
 
 
 # -- Real cgroups --------------------------------------------------------------------------------------
-
-
-def cgroup2_root() -> Path | None:
-    """Where cgroup v2 is mounted (``/sys/fs/cgroup`` on a v2 host, ``.../unified`` on a hybrid one)."""
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split()
-        separator = fields.index("-")
-        if fields[separator + 1] == "cgroup2":
-            return Path(fields[4])
-    return None
-
-
-@pytest.fixture
-def pod_cgroups() -> Iterator[Callable[[str, str], Path]]:
-    """``make(pod_uid, container_id)``: a containerd-style container cgroup (systemd driver) to run in."""
-    root = cgroup2_root()
-    require(
-        root is not None and os.geteuid() == 0 and os.access(root, os.W_OK), "root and a writable cgroup v2"
-    )
-    assert root is not None
-    created: list[Path] = []
-
-    def make(pod_uid: str, container_id: str) -> Path:
-        pod_slice = f"kubepods-besteffort-pod{pod_uid.replace('-', '_')}.slice"
-        path = (
-            root
-            / "kubepods.slice"
-            / "kubepods-besteffort.slice"
-            / pod_slice
-            / f"cri-containerd-{container_id}.scope"
-        )
-        for level in [*reversed(path.relative_to(root).parents[:-1]), path.relative_to(root)]:
-            if not (root / level).exists():
-                (root / level).mkdir()
-                created.append(root / level)
-        return path
-
-    yield make
-    for path in reversed(created):
-        for _ in range(50):  # the processes were killed; the kernel empties the cgroup shortly after
-            try:
-                path.rmdir()
-                break
-            except OSError:
-                time.sleep(0.1)
-
-
-def join(path: Path) -> Callable[[], None]:
-    def preexec() -> None:
-        (path / "cgroup.procs").write_text(str(os.getpid()))
-
-    return preexec
 
 
 def test_real_pod_processes_found_and_application_picked(

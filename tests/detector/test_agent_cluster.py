@@ -1,0 +1,196 @@
+"""The node agent against the real control plane: records detections of real processes in real cgroups.
+
+The container runtime is the one part that cannot run here: the test plays kubelet's role by putting
+real processes in the cgroups containerd would use and writing the pod's status (Running, container
+IDs) through the API. Everything else is real: the API server, the CRDs, the watch, the status patch.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from api import constants
+from cli.main import app
+from detector import Detection
+from detector.errors import RecordWriteError
+from detector.node import NodeAgent
+from detector.writer import PLURAL, RecordStore, record_detections
+from tests.detector.conftest import PYTHON_PROGRAM, Started, join
+
+pytestmark = pytest.mark.cluster
+MERGE = "application/merge-patch+json"
+
+
+@pytest.fixture
+def node_name(kube_api: Any) -> Iterator[str]:
+    """A Node object no kubelet or kwok manages: the pods bound to it are the test's to describe."""
+    from kubernetes import client
+
+    core: Any = client.CoreV1Api(kube_api)
+    name = f"detector-{uuid.uuid4().hex[:8]}"
+    core.create_node({"metadata": {"name": name}})
+    yield name
+    core.delete_node(name)
+
+
+def make_record(custom: Any, namespace: str, kind: str, workload: str) -> str:
+    name = constants.record_name(kind, workload)
+    body = {
+        "apiVersion": constants.API_VERSION,
+        "kind": "InstrumentedApplication",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"workload": {"kind": kind, "name": workload}},
+    }
+    custom.create_namespaced_custom_object(constants.GROUP, constants.VERSION, namespace, PLURAL, body)
+    return name
+
+
+def get_record(custom: Any, namespace: str, name: str) -> dict[str, Any]:
+    raw: dict[str, Any] = custom.get_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, namespace, PLURAL, name
+    )
+    return raw
+
+
+def containers_of(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in (record.get("status") or {}).get("containers", [])}
+
+
+def test_agent_watches_pods_and_records_runtimes(
+    kube_api: Any,
+    kubeconfig: Path,
+    hodegos_crds: list[str],
+    kube_namespace: str,
+    node_name: str,
+    programs: dict[str, list[str]],
+    start: Callable[..., Started],
+    pod_cgroups: Callable[[str, str], Path],
+) -> None:
+    from kubernetes import client
+
+    core: Any = client.CoreV1Api(kube_api)
+    custom = client.CustomObjectsApi(kube_api)
+    agent = NodeAgent(core, RecordStore(custom), node_name)
+    stop = threading.Event()
+    loop = threading.Thread(target=agent.run, args=(3, stop), daemon=True)
+    loop.start()
+    try:
+        record = make_record(custom, kube_namespace, "Pod", "shop")
+        pod = core.create_namespaced_pod(
+            kube_namespace,
+            {
+                "metadata": {"name": "shop"},
+                "spec": {
+                    "nodeName": node_name,
+                    "containers": [{"name": "app", "image": "shop:1"}, {"name": "proxy", "image": "proxy:1"}],
+                },
+            },
+        )
+        uid: str = pod.metadata.uid
+        app_cid, proxy_cid = secrets.token_hex(32), secrets.token_hex(32)
+        python = start(
+            ["/bin/sh", "-c", f'/usr/bin/python3 -c "{PYTHON_PROGRAM}"; true'],
+            preexec=join(pod_cgroups(uid, app_cid)),
+        )
+        proxy = start(programs["go-static"], preexec=join(pod_cgroups(uid, proxy_cid)))
+        statuses = [
+            {
+                "name": name,
+                "image": f"{name}:1",
+                "imageID": "",
+                "ready": True,
+                "restartCount": 0,
+                "containerID": f"containerd://{cid}",
+                "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}},
+            }
+            for name, cid in (("app", app_cid), ("proxy", proxy_cid))
+        ]
+        core.patch_namespaced_pod_status(
+            "shop", kube_namespace, {"status": {"phase": "Running", "containerStatuses": statuses}}
+        )
+
+        deadline = time.monotonic() + 60
+        found: dict[str, dict[str, Any]] = {}
+        while time.monotonic() < deadline and len(found) < 2:
+            found = containers_of(get_record(custom, kube_namespace, record))
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        loop.join(timeout=10)
+    assert found["app"]["language"] == "python" and found["app"]["runtimeVersion"] == python.ready
+    assert found["app"]["libc"] == "glibc"
+    assert found["proxy"]["language"] == "go"
+    assert found["proxy"]["runtimeVersion"] == proxy.ready.removeprefix("go")
+
+    # A fresh agent (a restart) finds the record already right and writes nothing.
+    result = CliRunner().invoke(
+        app, ["agent", "run", "--node", node_name, "--kubeconfig", str(kubeconfig), "--once"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{kube_namespace}/shop: unchanged {record} (2/2 containers)" in result.stdout
+
+
+def test_concurrent_writers_lose_nothing(kube_api: Any, hodegos_crds: list[str], kube_namespace: str) -> None:
+    """Two node agents write the same Deployment's record at once: the 409 is retried on a fresh read."""
+    from kubernetes import client
+
+    custom = client.CustomObjectsApi(kube_api)
+    name = make_record(custom, kube_namespace, "Deployment", "shop")
+    cid = "a" * 64
+    pod: dict[str, Any] = {
+        "metadata": {
+            "name": "shop-5d8f7c9b4-x2x7k",
+            "namespace": kube_namespace,
+            "uid": str(uuid.uuid4()),
+            "labels": {constants.POD_TEMPLATE_HASH: "5d8f7c9b4"},
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "shop-5d8f7c9b4", "controller": True}],
+        },
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [{"name": "app", "containerID": f"cri-o://{cid}", "state": {"running": {}}}],
+        },
+    }
+    found = Detection.model_validate(
+        {"pid": 1, "language": "nodejs", "runtimeVersion": "22.4.1", "libc": "musl"}
+    )
+
+    class RacingStore(RecordStore):
+        """Another node's agent writes between our read and our patch, once."""
+
+        statuses: list[int | None] = []
+
+        def get(self, namespace: str, record: str) -> Any:
+            current = super().get(namespace, record)
+            if not self.statuses:
+                other = {"status": {"containers": [{"name": "worker", "language": "java"}]}}
+                custom.patch_namespaced_custom_object_status(
+                    constants.GROUP, constants.VERSION, namespace, PLURAL, record, other, _content_type=MERGE
+                )
+            return current
+
+        def patch_status(self, namespace: str, record: str, patch: Any) -> None:
+            try:
+                super().patch_status(namespace, record, patch)
+                self.statuses.append(200)
+            except RecordWriteError as exc:
+                self.statuses.append(exc.status)
+                raise
+
+    store = RacingStore(custom)
+    assert record_detections(store, pod, {cid: found}) == f"updated {name}"
+    assert store.statuses == [409, 200]
+    containers = containers_of(get_record(custom, kube_namespace, name))
+    assert containers["worker"]["language"] == "java"  # the other agent's entry survived
+    assert containers["app"]["language"] == "nodejs" and containers["app"]["libc"] == "musl"
+    # Pods of workloads without a record are left alone.
+    orphan = {**pod, "metadata": {**pod["metadata"], "ownerReferences": [], "name": "lonely"}}
+    assert record_detections(RecordStore(custom), orphan, {cid: found}) == "no-record"

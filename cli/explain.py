@@ -21,14 +21,14 @@ from typing import Annotated, Any
 import jsonpatch
 import typer
 import yaml
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from api.config import ConfigError, HodegosConfig
-from api.models import InstrumentedApplication
 from cli.output import dump, fail
 from webhook import admission
+from webhook.errors import ViewError
+from webhook.views import StaticView
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
 
@@ -38,20 +38,6 @@ class ExplainFormat(enum.StrEnum):
     yaml = "yaml"
     json = "json"
     patch = "patch"
-
-
-class FileView:
-    """A :class:`~webhook.admission.ClusterView` over objects read from files."""
-
-    def __init__(self, records: list[InstrumentedApplication], namespaces: list[Mapping[str, Any]]) -> None:
-        self._records = {(r.metadata.namespace or "default", r.metadata.name): r for r in records}
-        self._namespaces = {str((n.get("metadata") or {}).get("name")): n for n in namespaces}
-
-    def namespace(self, name: str) -> Mapping[str, Any] | None:
-        return self._namespaces.get(name)
-
-    def record(self, namespace: str, name: str) -> InstrumentedApplication | None:
-        return self._records.get((namespace, name))
 
 
 def _documents(path: Path) -> list[dict[str, Any]]:
@@ -110,23 +96,12 @@ def pod_from(obj: Mapping[str, Any], namespace: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template.get("spec") or {}}
 
 
-def _records(paths: list[Path]) -> tuple[list[InstrumentedApplication], list[Mapping[str, Any]]]:
-    records: list[InstrumentedApplication] = []
-    namespaces: list[Mapping[str, Any]] = []
-    for path in paths:
-        for doc in _documents(path):
-            if doc.get("kind") == "Namespace":
-                namespaces.append(doc)
-                continue
-            if doc.get("kind") != "InstrumentedApplication":
-                fail(f"{path}: expected InstrumentedApplication or Namespace, found {doc.get('kind')!r}")
-            try:
-                records.append(InstrumentedApplication.model_validate(doc))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                fail(f"{path}: invalid InstrumentedApplication at {where}: {first['msg']}")
-    return records, namespaces
+def _view(paths: list[Path]) -> StaticView:
+    objects = [doc for path in paths for doc in _documents(path)]
+    try:
+        return StaticView.from_objects(objects)
+    except ViewError as exc:
+        fail(str(exc))
 
 
 def _table(outcome: admission.Outcome, pod: Mapping[str, Any]) -> None:
@@ -173,7 +148,7 @@ def explain(
         settings = HodegosConfig.parse_text(config.read_text()) if config else HodegosConfig()
     except (OSError, ConfigError) as exc:
         fail(str(exc))
-    records, namespaces = _records([*(record or []), *(namespace_file or [])])
+    view = _view([*(record or []), *(namespace_file or [])])
     pod = pod_from(obj, ns)
     review = {
         "apiVersion": admission.API_VERSION,
@@ -188,7 +163,7 @@ def explain(
         },
     }
     try:
-        outcome = admission.review(review, FileView(records, namespaces), settings)
+        outcome = admission.review(review, view, settings)
     except admission.AdmissionRequestError as exc:
         fail(f"{file}: {exc}")
     mutated = jsonpatch.apply_patch(pod, outcome.patch) if outcome.patch else pod

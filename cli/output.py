@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from rich.console import Console
@@ -34,7 +34,7 @@ def emit(obj: Any, fmt: Format | str) -> None:
     sys.stdout.write(dump(obj, fmt) + "\n")
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` to stderr and exit with ``code``."""
     stderr.print(f"[red]error:[/red] {message}", highlight=False)
     raise SystemExit(code)

@@ -50,6 +50,11 @@ def run(
     ),
     identity: str | None = typer.Option(None, "--identity", help="Leader election identity."),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+    webhook_check: bool = typer.Option(
+        True,
+        "--webhook-check/--no-webhook-check",
+        help="Hold injection rollouts until the webhook is healthy (off: assume it is, e.g. benchmarks).",
+    ),
 ) -> None:
     """Run the controllers until interrupted (SIGINT/SIGTERM release the Lease on the way out)."""
     from controllers.kube import Api
@@ -67,6 +72,7 @@ def run(
         workers=workers,
         resync=resync,
         leader_election=leader_elect,
+        webhook_healthy=None if webhook_check else (lambda: True),
     )
     signal.signal(signal.SIGTERM, lambda *_: manager.stop.set())
     try:

@@ -368,13 +368,13 @@ class Informer:
                     continue
                 log.warning("watch %s: %s; retrying in %.1fs", self.res.plural, exc, delay)
                 stop.wait(delay)
-                delay = min(delay * 2, 30)
+                delay = min(delay * 2, 5.0)
             except (HTTPError, OSError, ValueError) as exc:
                 log.info(
                     "watch %s interrupted: %s; resuming from %s", self.res.plural, exc, rv or "a new list"
                 )
                 stop.wait(delay)
-                delay = min(delay * 2, 30)
+                delay = min(delay * 2, 5.0)
 
     def _apply_event(self, event: Mapping[str, Any], rv: str) -> str:
         kind, obj = event.get("type"), event.get("object") or {}

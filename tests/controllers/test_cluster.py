@@ -32,6 +32,7 @@ from controllers.kube import (
 )
 from controllers.manager import Manager
 from tests.controllers.cluster_support import RESTARTED, Switch, create, record_names, wait, workload_body
+from tests.controllers.conftest import api_for
 from tests.kube import KubeCluster
 
 pytestmark = pytest.mark.cluster
@@ -39,18 +40,7 @@ USER = "hodegos-controllers-test"
 
 
 def _api(kube_cluster: KubeCluster, user: str = USER) -> Api:
-    from kubernetes import config
-
-    path = kube_cluster.issue_kubeconfig(user, ("system:masters",))
-    return Api(config.new_client_from_config(config_file=str(path)))
-
-
-@pytest.fixture(scope="module")
-def system_namespace(kube_cluster: KubeCluster, hodegos_crds: list[str]) -> str:
-    api = _api(kube_cluster, "hodegos-test-setup")
-    if api.get(NAMESPACES, None, constants.NAMESPACE) is None:
-        api.create(NAMESPACES, None, {"metadata": {"name": constants.NAMESPACE}})
-    return constants.NAMESPACE
+    return api_for(kube_cluster, user)
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +63,6 @@ def manager(kube_cluster: KubeCluster, system_namespace: str, webhook_switch: Sw
     wait("leadership", m.elector.leading.is_set, timeout=30)
     yield m
     m.shutdown()
-
-
-@pytest.fixture
-def admin(kube_cluster: KubeCluster) -> Api:
-    return _api(kube_cluster, "hodegos-test-setup")
 
 
 def _set_config(admin: Api, text: str | None) -> None:

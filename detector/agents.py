@@ -85,6 +85,18 @@ def _agent_arguments(facts: ProcessFacts) -> list[tuple[str, str]]:
     return found
 
 
+def _matching_token(value: str, markers: tuple[str, ...]) -> str | None:
+    """The word of ``value`` naming an agent, cut before its options (they may carry license keys)."""
+    for token in value.split():
+        lowered = token.lower()
+        for marker in markers:
+            at = lowered.find(marker)
+            if at != -1:
+                options = token.find("=", at)
+                return token[:options] if options != -1 else token
+    return None
+
+
 def other_agents(facts: ProcessFacts) -> list[tuple[str, str]]:
     """``(agent, evidence)`` for each known APM agent found, in :data:`KNOWN_AGENTS` order."""
     arguments = _agent_arguments(facts)
@@ -95,9 +107,8 @@ def other_agents(facts: ProcessFacts) -> list[tuple[str, str]]:
             result.append((agent.name, f"{agent.name}: env {keys[0]}"))
             continue
         for where, value in arguments:
-            lowered = value.lower()
-            marker = next((m for m in agent.markers if m in lowered), None)
-            if marker:
-                result.append((agent.name, f"{agent.name}: {where} {value}"))
+            shown = _matching_token(value, agent.markers)
+            if shown:
+                result.append((agent.name, f"{agent.name}: {where} {shown}"))
                 break
     return result

@@ -8,6 +8,7 @@ CRD's :class:`api.models.ContainerRuntime` with :meth:`Detection.container_runti
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 from pydantic import Field
@@ -67,10 +68,14 @@ def libc_of(elf: ElfFacts | None, mapped_files: tuple[str, ...]) -> tuple[Libc |
 
 
 class ElfCache:
-    """ELF facts per executable file (device, inode, mtime), so a pod's 50 workers cost one parse."""
+    """ELF facts per executable file (device, inode, mtime), so a pod's 50 workers cost one parse.
 
-    def __init__(self) -> None:
-        self._facts: dict[tuple[int, int, int], ElfFacts | None] = {}
+    Bounded (least recently used out first) because a node sees an unbounded stream of images.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._facts: OrderedDict[tuple[int, int, int], ElfFacts | None] = OrderedDict()
 
     def get(self, path: Path) -> ElfFacts | None:
         try:
@@ -78,9 +83,13 @@ class ElfCache:
         except OSError:
             return None
         key = (stat.st_dev, stat.st_ino, stat.st_mtime_ns)
-        if key not in self._facts:
-            self._facts[key] = read_elf(path)
-        return self._facts[key]
+        if key in self._facts:
+            self._facts.move_to_end(key)
+            return self._facts[key]
+        facts = self._facts[key] = read_elf(path)
+        if len(self._facts) > self.size:
+            self._facts.popitem(last=False)
+        return facts
 
 
 def decide(

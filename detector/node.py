@@ -27,7 +27,7 @@ from detector.errors import DetectorError
 from detector.picking import pick_application
 from detector.procfs import DEFAULT_PROC
 from detector.records import container_names
-from detector.writer import RecordStore, record_detections
+from detector.writer import RecordStore, find_record, record_detections
 
 log = logging.getLogger("hodegos.agent")
 
@@ -92,11 +92,17 @@ class NodeAgent:
         pending = running - self.recorded.get(uid, set())
         if not pending:
             return f"{where}: up to date"
-        detections = {cid: d for cid, d in detect_pod(uid, self.proc, self.cache).items() if cid in running}
-        if not detections:
-            return f"{where}: no processes found for its containers"
         try:
-            outcome = record_detections(self.store, pod, detections, self.ignored_containers)
+            # The record first: pods of workloads that are not opted in cost one GET, no /proc scan.
+            found = find_record(self.store, pod)
+            if found is None:
+                return f"{where}: not opted in (no InstrumentedApplication)"
+            detections = {
+                cid: d for cid, d in detect_pod(uid, self.proc, self.cache).items() if cid in running
+            }
+            if not detections:
+                return f"{where}: no processes found for its containers"
+            outcome = record_detections(self.store, pod, detections, self.ignored_containers, found=found)
         except DetectorError as exc:
             log.warning("%s: %s", where, exc)
             return f"{where}: error {exc}"

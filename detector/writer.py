@@ -61,37 +61,52 @@ class RecordStore:
             raise RecordWriteError(f"patching {namespace}/{name} status: {exc.reason}", exc.status) from exc
 
 
+def find_record(store: RecordStore, pod: Mapping[str, Any]) -> tuple[str, InstrumentedApplication] | None:
+    """The pod's workload record (name, object), trying :func:`owner_candidates` in order."""
+    namespace = pod["metadata"]["namespace"]
+    for kind, workload in owner_candidates(pod):
+        name = constants.record_name(kind, workload)
+        record = store.get(namespace, name)
+        if record is not None:
+            return name, record
+    return None
+
+
 def record_detections(
     store: RecordStore,
     pod: Mapping[str, Any],
     detections: Mapping[str, Detection],
     ignored_containers: Iterable[str] = constants.DEFAULT_IGNORED_CONTAINERS,
     attempts: int = 5,
+    found: tuple[str, InstrumentedApplication] | None = None,
 ) -> str:
     """Write ``detections`` into the pod's workload record. Returns what happened, for the log.
 
-    ``"no-record"`` when the pod's workload is not opted in (it has no record), ``"unchanged"`` when the
-    record already says the same, else ``"updated <record>"``.
+    ``"no-record"`` when the pod's workload is not opted in (it has no record), ``"unchanged <record>"``
+    when the record already says the same, else ``"updated <record>"``. ``found`` is a record the caller
+    already read (saves a GET); conflicts are retried on a fresh read.
     """
     namespace = pod["metadata"]["namespace"]
     ignored = list(ignored_containers)
-    for kind, workload in owner_candidates(pod):
-        name = constants.record_name(kind, workload)
-        for _ in range(attempts):
-            record = store.get(namespace, name)
-            if record is None:
-                break
-            patch = status_patch(pod, detections, record, ignored)
-            if patch is None:
-                return f"unchanged {name}"
-            try:
-                store.patch_status(namespace, name, patch)
-            except RecordWriteError as exc:
-                if exc.status == 409:
-                    log.debug("conflict writing %s/%s; retrying on a fresh read", namespace, name)
-                    continue
-                raise
-            return f"updated {name}"
-        else:
-            raise RecordWriteError(f"{namespace}/{name}: still conflicting after {attempts} attempts", 409)
-    return "no-record"
+    found = found or find_record(store, pod)
+    if found is None:
+        return "no-record"
+    name, record = found
+    for attempt in range(attempts):
+        if attempt:
+            fresh = store.get(namespace, name)
+            if fresh is None:
+                return "no-record"  # deleted meanwhile: the workload was opted out
+            record = fresh
+        patch = status_patch(pod, detections, record, ignored)
+        if patch is None:
+            return f"unchanged {name}"
+        try:
+            store.patch_status(namespace, name, patch)
+        except RecordWriteError as exc:
+            if exc.status == 409:
+                log.debug("conflict writing %s/%s; retrying on a fresh read", namespace, name)
+                continue
+            raise
+        return f"updated {name}"
+    raise RecordWriteError(f"{namespace}/{name}: still conflicting after {attempts} attempts", 409)

@@ -199,7 +199,13 @@ def pod_cgroups() -> Iterator[Callable[[str, str], Path]]:
 
     yield make
     for path in reversed(created):
-        for _ in range(50):  # the processes were killed; the kernel empties the cgroup shortly after
+        # Only this test's processes are in these cgroups; stop any still running before removing them.
+        for pid in (path / "cgroup.procs").read_text().split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for _ in range(50):  # the kernel empties a cgroup shortly after its processes exit
             try:
                 path.rmdir()
                 break

@@ -232,3 +232,16 @@ def test_gosu_and_pid_reuse_order_by_start_time() -> None:
     tree = [proc(300, 0, "/usr/bin/java", "java", start=10), proc(20, 0, "/usr/bin/java", "java", start=900)]
     choice = pick_application(tree)
     assert choice is not None and choice.detection.pid == 300
+
+
+def test_agent_evidence_leaves_out_agent_options() -> None:
+    facts = replace(
+        BASE,
+        cmdline=("java", "-javaagent:/opt/newrelic/newrelic.jar=license_key=SECRET", "-jar", "app.jar"),
+        environ={"JAVA_TOOL_OPTIONS": "-Xmx1g -javaagent:/dd/dd-java-agent.jar=token=SECRET2"},
+    )
+    found = dict(other_agents(facts))
+    assert found == {
+        "datadog": "datadog: env JAVA_TOOL_OPTIONS -javaagent:/dd/dd-java-agent.jar",
+        "newrelic": "newrelic: cmdline -javaagent:/opt/newrelic/newrelic.jar",
+    }

@@ -16,6 +16,8 @@ import httpx
 import jsonpatch
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from api import constants
@@ -25,8 +27,9 @@ from certs.storing import CERT_FILE, KEY_FILE
 from tests.webhook.server_support import HEADERS, client_context, issue, pod_of, review_body, shop_view
 from webhook import admission
 from webhook.admission import ClusterView, Outcome
+from webhook.errors import BadRequest
 from webhook.metrics import Metrics
-from webhook.server import Settings, create_app, running
+from webhook.server import Settings, create_app, parse_review, running
 
 MUTATE = constants.WEBHOOK_PATH
 
@@ -298,3 +301,29 @@ def test_not_ready_until_the_cache_syncs(tmp_path: Path) -> None:
         while httpx.get(url + "/readyz").status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+# -- the decoder never crashes: any bytes give a document or a 4xx ----------------------------------------
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=512),
+        st.builds(lambda b, cut: b[:cut], st.just(review_body("fuzz")), st.integers(0, 800)),
+        st.recursive(
+            st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),
+            lambda inner: (
+                st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+            ),
+            max_leaves=12,
+        ).map(orjson.dumps),
+    )
+)
+def test_decoder_answers_any_bytes_with_a_document_or_a_4xx(body: bytes) -> None:
+    try:
+        doc, uid = parse_review(body)
+    except BadRequest as exc:
+        assert 400 <= exc.status < 500 and exc.message
+    else:
+        assert doc["request"]["uid"] == uid and uid

@@ -132,15 +132,15 @@ class Api:
             raise _api_error(ApiException(http_resp=response))
         return response
 
-    def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def request(self, method: str, path: str, what: str = "", **kwargs: Any) -> dict[str, Any]:
+        """One request; a write is counted under ``"<METHOD> <what>"`` before it is sent."""
         if method != "GET":
             with self._lock:
-                self.writes[
-                    f"{method} {path.rsplit('/', 2)[-2] if method != 'POST' else path.rsplit('/', 1)[-1]}"
-                ] += 1
+                self.writes[f"{method} {what}".strip()] += 1
         response = self._send(method, path, **kwargs)
         data = response.read()
-        return json.loads(data) if data else {}
+        result: dict[str, Any] = json.loads(data) if data else {}
+        return result
 
     # -- reads -----------------------------------------------------------------------------------------
 

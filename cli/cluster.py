@@ -4,6 +4,7 @@ controller-manager, scheduler and kwok's fake nodes), built from pinned sources.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -31,7 +32,7 @@ def _progress(quiet: bool = False) -> Iterator[Progress]:
     with stderr.status("working...") as spinner:
 
         def say(message: str) -> None:
-            stderr.log(message)
+            stderr.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}", highlight=False)
             spinner.update(message)
 
         yield say

@@ -31,15 +31,9 @@ ADMISSION_PLUGINS = (
     "ValidatingAdmissionWebhook",
     "ResourceQuota",
 )
-# Controllers the cluster runs: the default set minus the cloud and node-IPAM ones that need a cloud or
-# real nodes. Deployment, ReplicaSet, DaemonSet, Job, CronJob, service-account tokens and GC are in "*".
-CONTROLLERS = (
-    "*",
-    "-cloud-node-lifecycle-controller",
-    "-node-ipam-controller",
-    "-service-lb-controller",
-    "-node-route-controller",
-)
+# Controllers the cluster runs: the default set ("*": Deployment, ReplicaSet, DaemonSet, Job, CronJob,
+# service-account tokens, GC, ...) minus node IPAM (kwok assigns pod IPs itself).
+CONTROLLERS = ("*", "-node-ipam-controller")
 # kwok manages only the nodes Hodegos creates, marked with this annotation.
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_NODE_VALUE = "fake"
@@ -174,7 +168,6 @@ def components(lay: Layout, ports: Ports, bins: Mapping[str, Path], pki: Pki) ->
             "--audit-log-maxbackup=1",
             "--audit-log-mode=batch",
             "--audit-log-batch-max-wait=1s",
-            "--v=1",
         ),
         port=ports.apiserver,
         health=f"{server_url(ports)}/readyz",
@@ -205,7 +198,6 @@ def components(lay: Layout, ports: Ports, bins: Mapping[str, Path], pki: Pki) ->
             "--use-service-account-credentials=true",
             f"--service-cluster-ip-range={layout.SERVICE_CIDR}",
             "--leader-elect=false",
-            "--v=1",
         ),
         port=ports.controller_manager,
         health=f"https://{host}:{ports.controller_manager}/healthz",
@@ -220,7 +212,6 @@ def components(lay: Layout, ports: Ports, bins: Mapping[str, Path], pki: Pki) ->
             f"--tls-cert-file={pki.loopback_cert}",
             f"--tls-private-key-file={pki.loopback_key}",
             "--leader-elect=false",
-            "--v=1",
         ),
         port=ports.scheduler,
         health=f"https://{host}:{ports.scheduler}/healthz",

@@ -211,14 +211,22 @@ def up(
         say(f"preparing certificates and configuration in {lay.root}")
         _prepare(lay, ports)
         records.save(lay, current)
-        with httpx.Client(verify=_tls(lay)) as client:
-            for part in parts:
-                say(f"starting {part.name} on 127.0.0.1:{part.port}")
-                proc = processes.spawn(part.name, part.argv, lay.log(part.name))
-                current.record(proc)
-                records.save(lay, current)
-                _wait_healthy(part, proc, client, say)
-        _ensure_nodes(lay, nodes, say)
+        try:
+            with httpx.Client(verify=_tls(lay)) as client:
+                for part in parts:
+                    say(f"starting {part.name} on 127.0.0.1:{part.port}")
+                    proc = processes.spawn(part.name, part.argv, lay.log(part.name))
+                    current.record(proc)
+                    records.save(lay, current)
+                    _wait_healthy(part, proc, client, say)
+            _ensure_nodes(lay, nodes, say)
+        except BaseException:
+            # Leave nothing half-running; keep the directory so the logs can be read.
+            for proc in reversed(current.processes):
+                processes.stop(proc)
+            current.processes = []
+            records.save(lay, current)
+            raise
         say(f"cluster {name!r} is up")
     return UpResult(already_up=False, restarted=restarted, status=status(name))
 

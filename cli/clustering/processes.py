@@ -190,6 +190,14 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def free_block(start: int, size: int = 6, limit: int = 200) -> int:
+    """The first port >= ``start`` (stepping by ``size``) where ``size`` consecutive ports are free."""
+    for base in range(start, start + size * limit, size):
+        if all(port_free(port) for port in range(base, base + size)):
+            return base
+    raise OSError(f"no {size} consecutive free ports from {start}")
+
+
 def log_tail(path: Path, lines: int = 20) -> str:
     try:
         text = path.read_text(errors="replace")

@@ -21,7 +21,8 @@ from tests.support import require
 pytestmark = pytest.mark.cluster
 
 NAME = "hodegos-pytest-life"
-PORT = int(os.environ.get("HODEGOS_TEST_LIFECYCLE_PORT", "27443"))
+# A free block of six ports, so parallel sessions and other clusters on this machine do not collide.
+PORT = processes.free_block(int(os.environ.get("HODEGOS_TEST_LIFECYCLE_PORT", "28443")))
 
 
 def hodegos(*args: str) -> subprocess.CompletedProcess[str]:

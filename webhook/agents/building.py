@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,34 @@ Progress = Callable[[str], None]
 
 class AgentBuildError(RuntimeError):
     """``build.sh`` failed; the message carries the command and the tail of its output."""
+
+
+def pinned_version(language: str) -> str:
+    """The agent version a recipe pins: the tag its image gets (``<registry>/agent-<lang>:<version>``).
+
+    python: ``<opentelemetry-sdk>-<opentelemetry-distro>``; nodejs: auto-instrumentations-node; java: the
+    javaagent; dotnet: the upstream release.
+    """
+    directory = recipe_dir(language)
+    if language == "python":
+        pins = dict(
+            line.split("==", 1)
+            for line in (directory / "requirements.txt").read_text().splitlines()
+            if "==" in line and not line.startswith("#")
+        )
+        return f"{pins['opentelemetry-sdk']}-{pins['opentelemetry-distro']}"
+    if language == "nodejs":
+        manifest = json.loads((directory / "package.json").read_text())
+        return str(manifest["dependencies"]["@opentelemetry/auto-instrumentations-node"])
+    if language == "java":
+        text = (directory / "pom.xml").read_text()
+        match = re.search(r"<otel\.javaagent\.version>([^<]+)</otel\.javaagent\.version>", text)
+    else:
+        text = (directory / "release.env").read_text()
+        match = re.search(r"^DOTNET_AUTO_VERSION=(\S+)$", text, re.MULTILINE)
+    if match is None:
+        raise ValueError(f"{directory}: no pinned agent version found")
+    return match.group(1)
 
 
 def cache_root() -> Path:
@@ -101,6 +130,7 @@ def build(language: str, progress: Progress | None = None) -> Path:
                 raise AgentBuildError(f"{' '.join(command)} exited {done.returncode}:\n{tail}")
             meta = {
                 "language": language,
+                "version": pinned_version(language),
                 "digest": recipe_digest(language),
                 "seconds": round(time.monotonic() - started, 1),
             }

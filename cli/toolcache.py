@@ -43,10 +43,11 @@ class GoTool:
     env: dict[str, str] = field(default_factory=dict)
     ldflags: str = "-s -w"
     tags: str = ""
+    source: str = ""  # directory under cli/tools/ holding go.mod when it is not ``name``
 
     @property
     def manifest_dir(self) -> Path:
-        return TOOLS_DIR / self.name
+        return TOOLS_DIR / (self.source or self.name)
 
     def digest(self) -> str:
         h = hashlib.sha256()

@@ -28,6 +28,20 @@ C_PROGRAM = """
 int main(void) { printf("READY\\n"); fflush(stdout); pause(); return 0; }
 """
 
+# An embedder: a non-runtime executable that loads a runtime library (as uWSGI loads libpython).
+EMBEDDER_PROGRAM = """
+#include <dlfcn.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    if (argc < 2 || !dlopen(argv[1], RTLD_NOW | RTLD_GLOBAL)) {
+        fprintf(stderr, "%s\\n", dlerror());
+        return 1;
+    }
+    printf("READY\\n"); fflush(stdout); pause(); return 0;
+}
+"""
+
 GO_PROGRAM = """
 package main
 
@@ -97,6 +111,9 @@ def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     require(shutil.which("musl-gcc"), "musl-gcc (Debian package musl-tools) is needed for the musl probe")
     _build(["musl-gcc", "-O1", "-o", "musl-c", "probe.c"], cdir)
     commands["musl-c"] = [str(cdir / "musl-c")]
+    (cdir / "embedder.c").write_text(EMBEDDER_PROGRAM)
+    _build(["gcc", "-O1", "-o", "embedder", "embedder.c", "-ldl"], cdir)
+    commands["embedder"] = [str(cdir / "embedder")]
 
     godir = root / "go"
     godir.mkdir()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -12,6 +14,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from detector import ProcessGone, inspect
 from tests.detector.conftest import Started
+from tests.support import require
 
 # program -> (language, libc, whether the READY line carries the version)
 EXPECTED = {
@@ -112,3 +115,36 @@ def test_cli_detect_errors_are_clear() -> None:
     assert both.exit_code == 1 and "either --pid" in both.stderr
     gone = runner.invoke(app, ["agent", "detect", "--pid", "999999999"])
     assert gone.exit_code == 1 and "does not exist" in gone.stderr
+
+
+def _runtime_version(argv: list[str]) -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout.split()[-1]
+
+
+def test_embedded_runtimes_detected_from_their_libraries(
+    programs: dict[str, list[str]], start: Callable[..., Started]
+) -> None:
+    """A binary not named like a runtime that loads one: language from maps, version from the library."""
+    libpython = Path("/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0")
+    java = Path(shutil.which("java") or "java").resolve()
+    libjvm = java.parent.parent / "lib" / "server" / "libjvm.so"
+    require(libpython.exists(), "Debian's libpython3.11 (package libpython3.11)")
+    require(libjvm.exists(), f"libjvm.so next to {java}")
+
+    python = inspect(start([*programs["embedder"], str(libpython)]).pid)
+    assert python.language == "python", python.evidence
+    assert python.runtime_version == _runtime_version(
+        ["/usr/bin/python3.11", "-c", "import platform; print(platform.python_version())"]
+    )
+    assert any(str(libpython) in e for e in python.evidence)
+
+    jvm = inspect(start([*programs["embedder"], str(libjvm)]).pid)
+    assert jvm.language == "java", jvm.evidence
+    properties = subprocess.run(
+        [str(java), "-XshowSettings:properties", "-version"], capture_output=True, text=True, timeout=60
+    ).stderr
+    truth = next(
+        line.split("=", 1)[1].strip() for line in properties.splitlines() if "java.version =" in line
+    )
+    assert jvm.runtime_version == truth

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.e2e_injection.conftest import agent_tree
+from tests.e2e_injection.injection import deployment_pod, inject, record
 from tests.e2e_injection.podrunner import PodIdentity, UnsupportedPod, container_env, expand
 from webhook import rules
 from webhook.agents import building
@@ -101,3 +106,43 @@ def test_container_env_resolves_downward_api_and_only_earlier_references() -> No
         container_env(
             pod, {"env": [{"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}, ident
         )
+
+
+@pytest.mark.parametrize("language", building.LANGUAGES)
+def test_explain_prints_the_pod_the_runner_runs(language: str, tmp_path: Path) -> None:
+    """`hodegos explain -o yaml` shows the same mutated pod that the contract tests run."""
+    pod = deployment_pod(
+        f"shop-{language}",
+        [
+            {
+                "name": "app",
+                "image": f"shop/{language}-app:1",
+                "command": ["run"],
+                "env": [{"name": "A", "value": "1"}],
+            }
+        ],
+    )
+    rec = record(f"shop-{language}", [{"name": "app", "language": language, "runtimeVersion": "1"}])
+    (tmp_path / "pod.yaml").write_text(yaml.safe_dump(pod))
+    (tmp_path / "record.yaml").write_text(
+        yaml.safe_dump(rec.model_dump(mode="json", by_alias=True, exclude_none=True))
+    )
+    hodegos = Path(sys.executable).parent / "hodegos"
+    done = subprocess.run(
+        [
+            str(hodegos),
+            "explain",
+            "-f",
+            str(tmp_path / "pod.yaml"),
+            "--record",
+            str(tmp_path / "record.yaml"),
+            "-o",
+            "yaml",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    mutated, _ = inject(pod, rec)
+    assert yaml.safe_load(done.stdout)["pod"] == mutated

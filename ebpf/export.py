@@ -1,0 +1,175 @@
+"""Where spans go: the console, memory (tests, embedding), or OTLP/HTTP protobuf to a collector.
+
+An exporter takes batches from the drain thread (``export``) and must not block it for long: the OTLP
+exporter queues batches and posts them from its own thread, dropping (and counting) on overflow rather than
+growing without bound when the collector is down.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Protocol, TextIO
+
+import httpx
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Status
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
+
+from ebpf.spans import Span
+
+SCOPE_NAME = "hodegos.ebpf.go.net/http"
+SCOPE_VERSION = "0.1.0"
+
+
+class Exporter(Protocol):
+    def export(self, spans: list[Span], resource: Mapping[str, str | int]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class MemoryExporter:
+    """Keeps every span with its resource; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.spans: list[tuple[Span, dict[str, str | int]]] = []
+
+    def export(self, spans: list[Span], resource: Mapping[str, str | int]) -> None:
+        with self._lock:
+            self.spans.extend((s, dict(resource)) for s in spans)
+
+    def snapshot(self) -> list[Span]:
+        with self._lock:
+            return [s for s, _ in self.spans]
+
+    def close(self) -> None:
+        pass
+
+
+class ConsoleExporter:
+    """One line per span: human-readable, or JSON lines with ``as_json``."""
+
+    def __init__(self, stream: TextIO | None = None, as_json: bool = False) -> None:
+        self.stream = stream or sys.stdout
+        self.as_json = as_json
+
+    def export(self, spans: list[Span], resource: Mapping[str, str | int]) -> None:
+        for s in spans:
+            if self.as_json:
+                line = json.dumps(
+                    {
+                        "name": s.name,
+                        "kind": s.kind,
+                        "trace_id": s.trace_id,
+                        "span_id": s.span_id,
+                        "parent_span_id": s.parent_span_id,
+                        "start_time_unix_nano": s.start_time_ns,
+                        "duration_ns": s.duration_ns,
+                        "attributes": s.attributes,
+                        "resource": dict(resource),
+                    }
+                )
+            else:
+                target = s.attributes.get("url.path") if s.kind == "server" else s.attributes.get("url.full")
+                status = s.attributes.get("http.response.status_code", "-")
+                parent = s.parent_span_id or "-"
+                line = (
+                    f"{s.kind:6} {s.name:7} {target} {status} {s.duration_ns / 1e6:.3f}ms "
+                    f"trace={s.trace_id} span={s.span_id} parent={parent}"
+                )
+            print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+def _value(value: str | int) -> AnyValue:
+    return AnyValue(int_value=value) if isinstance(value, int) else AnyValue(string_value=str(value))
+
+
+def _attributes(attrs: Mapping[str, str | int]) -> list[KeyValue]:
+    return [KeyValue(key=k, value=_value(v)) for k, v in attrs.items()]
+
+
+def to_request(spans: list[Span], resource: Mapping[str, str | int]) -> ExportTraceServiceRequest:
+    """The OTLP request for one resource's spans (pure)."""
+    pb_spans = []
+    for s in spans:
+        pb = PbSpan(
+            trace_id=bytes.fromhex(s.trace_id),
+            span_id=bytes.fromhex(s.span_id),
+            name=s.name,
+            kind=PbSpan.SPAN_KIND_SERVER if s.kind == "server" else PbSpan.SPAN_KIND_CLIENT,
+            start_time_unix_nano=s.start_time_ns,
+            end_time_unix_nano=s.end_time_ns,
+            attributes=_attributes(s.attributes),
+            status=Status(code=Status.STATUS_CODE_ERROR if s.error else Status.STATUS_CODE_UNSET),
+        )
+        if s.parent_span_id:
+            pb.parent_span_id = bytes.fromhex(s.parent_span_id)
+        pb_spans.append(pb)
+    return ExportTraceServiceRequest(
+        resource_spans=[
+            ResourceSpans(
+                resource=Resource(attributes=_attributes(resource)),
+                scope_spans=[
+                    ScopeSpans(
+                        scope=InstrumentationScope(name=SCOPE_NAME, version=SCOPE_VERSION), spans=pb_spans
+                    )
+                ],
+            )
+        ]
+    )
+
+
+class OtlpHttpExporter:
+    """OTLP/HTTP protobuf to ``<endpoint>/v1/traces`` (the collector's 4318 receiver)."""
+
+    def __init__(self, endpoint: str, *, timeout: float = 10.0, max_queue: int = 256) -> None:
+        base = endpoint.rstrip("/")
+        self.url = base if base.endswith("/v1/traces") else f"{base}/v1/traces"
+        self._client = httpx.Client(timeout=timeout)
+        self._queue: queue.Queue[tuple[list[Span], dict[str, str | int]] | None] = queue.Queue(max_queue)
+        self.dropped = 0
+        self.failed = 0
+        self.last_error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="hodegos-otlp", daemon=True)
+        self._thread.start()
+
+    def export(self, spans: list[Span], resource: Mapping[str, str | int]) -> None:
+        if not spans:
+            return
+        try:
+            self._queue.put_nowait((spans, dict(resource)))
+        except queue.Full:
+            self.dropped += len(spans)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            spans, resource = item
+            body = to_request(spans, resource).SerializeToString()
+            try:
+                response = self._client.post(
+                    self.url, content=body, headers={"Content-Type": "application/x-protobuf"}
+                )
+                if response.status_code >= 300:
+                    self.failed += len(spans)
+                    self.last_error = f"{self.url}: HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                self.failed += len(spans)
+                self.last_error = f"{self.url}: {exc}"
+
+    def close(self) -> None:
+        """Send what is queued, then stop."""
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        self._client.close()

@@ -1,0 +1,3 @@
+module hodegos.dev/ebpf-offsets-reference
+
+go 1.18

@@ -1,0 +1,3 @@
+module hodegos.test/goserver
+
+go 1.19

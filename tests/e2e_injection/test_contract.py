@@ -52,11 +52,7 @@ CASES = {
     "nodejs": Case(
         command=["node", "/app/server.js"],
         runtime_version="20",
-        # Cloud resource detectors probe metadata servers off the machine: keep to the local ones.
-        user_env={
-            "NODE_OPTIONS": "--max-old-space-size=256",
-            "OTEL_NODE_RESOURCE_DETECTORS": "env,host,os,process",
-        },
+        user_env={"NODE_OPTIONS": "--max-old-space-size=256"},
         launcher=(
             "NODE_OPTIONS",
             "--max-old-space-size=256 --require /hodegos/nodejs/autoinstrumentation.js",
@@ -199,6 +195,10 @@ def test_injected_pod_sends_spans_with_kubernetes_resource(
         instance = str(span.resource.get(constants.ATTR_SERVICE_INSTANCE_ID, ""))
         assert ident.name in instance and "$(" not in instance, instance
         assert not [v for v in span.resource.values() if "$(" in str(v)], span.resource
+    if language == "nodejs":
+        # The agent entry point keeps to local resource detectors: no cloud metadata lookups at start-up.
+        assert "MetadataLookupWarning" not in app.output()
+        assert "Invalid resource detector" not in app.output()
     if language == "java":
         # The JVM reports the launcher variable it used: the user's flag first, then the agent.
         assert f"Picked up JAVA_TOOL_OPTIONS: {env['JAVA_TOOL_OPTIONS']}" in app.output()

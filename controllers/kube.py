@@ -137,6 +137,7 @@ class Api:
         if method != "GET":
             with self._lock:
                 self.writes[f"{method} {what}".strip()] += 1
+            log.debug("write %s %s", method, path)
         response = self._send(method, path, **kwargs)
         data = response.read()
         result: dict[str, Any] = json.loads(data) if data else {}

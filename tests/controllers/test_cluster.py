@@ -411,16 +411,29 @@ def test_steady_state_makes_zero_writes(
     admin.apply(DESTINATIONS, _destination("idle-backend", endpoint="x.example.invalid:4317"))
     try:
         wait("gateway", lambda: _gateway_hash(admin))
-        # Converged: the queue drains and stays quiet for a while.
-        wait("converged", lambda: manager.idle() and (time.sleep(3) or manager.idle()), timeout=60)
+        # Converged: namespaces of earlier tests are gone, and the controller has written nothing for 10 s.
+        wait("earlier namespaces gone", lambda: not _terminating(admin), timeout=120)
+        wait("quiet", lambda: _quiet(manager, 10), timeout=120)
         before = _writes(manager)
         audit_before = len(_audit_writes(kube_cluster))
+        assert audit_before > 0, "the audit log must show the controller's earlier writes"
         manager.enqueue_all()  # a full resync must not write either
         time.sleep(60)
         assert _writes(manager) == before
         assert len(_audit_writes(kube_cluster)) == audit_before
     finally:
         admin.delete(DESTINATIONS, constants.NAMESPACE, "idle-backend")
+
+
+def _terminating(admin: Api) -> list[str]:
+    items, _ = admin.list(NAMESPACES)
+    return [n["metadata"]["name"] for n in items if (n.get("status") or {}).get("phase") == "Terminating"]
+
+
+def _quiet(m: Manager, seconds: float) -> bool:
+    before = _writes(m)
+    time.sleep(seconds)
+    return m.idle() and _writes(m) == before
 
 
 def _audit_writes(kube_cluster: KubeCluster) -> list[dict[str, Any]]:

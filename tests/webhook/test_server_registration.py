@@ -215,3 +215,85 @@ def test_api_server_calls_the_registered_webhook_and_follows_a_ca_bundle_update(
             client.AdmissionregistrationV1Api(kube_api).delete_mutating_webhook_configuration(
                 constants.WEBHOOK_CONFIGURATION
             )
+
+
+@pytest.mark.cluster
+def test_cli_serve_with_kubeconfig_registers_itself_and_injects(
+    kubeconfig: Path,
+    kube_api: Any,
+    hodegos_crds: list[str],
+    make_namespace: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    """The path a local cluster uses: `hodegos webhook serve --kubeconfig K --register-url URL`."""
+    from kubernetes import client
+
+    namespace = make_namespace(annotations={constants.ANNOTATION_INSTRUMENTATION: "enabled"})
+    custom = client.CustomObjectsApi(kube_api)
+    record = factories.record(CONTAINERS, kind="Pod", name="web-1", namespace=namespace).to_dict()
+    custom.create_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, namespace, "instrumentedapplications", record
+    )
+    custom.patch_namespaced_custom_object_status(
+        constants.GROUP,
+        constants.VERSION,
+        namespace,
+        "instrumentedapplications",
+        record["metadata"]["name"],
+        {"status": record["status"]},
+    )
+    port = _free_port()
+    url = f"https://127.0.0.1:{port}/mutate"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "webhook",
+            "serve",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--cert-dir",
+            str(tmp_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--register-url",
+            url,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    hooks = client.AdmissionregistrationV1Api(kube_api)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                verify = client_context((tmp_path / storing.BUNDLE_FILE).read_bytes())
+                if httpx.get(f"https://127.0.0.1:{port}/readyz", verify=verify).status_code == 200:
+                    break
+            except (OSError, httpx.HTTPError):
+                pass
+            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        stored = hooks.read_mutating_webhook_configuration(constants.WEBHOOK_CONFIGURATION)
+        assert stored.webhooks[0].client_config.url == url
+
+        # Ready means the first list is in, and it already held the record.
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "web-1", "namespace": namespace},
+            "spec": {"containers": [{"name": "app", "image": "shop/web:1.4"}]},
+        }
+        created = client.CoreV1Api(kube_api).create_namespaced_pod(namespace, pod)
+        assert constants.ANNOTATION_INJECTED in (created.metadata.annotations or {})
+        assert [c.name for c in created.spec.init_containers or []]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
+        hooks.delete_mutating_webhook_configuration(constants.WEBHOOK_CONFIGURATION)

@@ -7,17 +7,22 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from api import constants
 from cli.output import Format, emit, fail
+
+if TYPE_CHECKING:
+    from detector.tracing import GoTracing, Handle
 
 app = typer.Typer(help="Node agent: runtime detection and eBPF tracing.", no_args_is_help=True)
 
@@ -65,6 +70,29 @@ def detect(
     emit(results[0] if len(results) == 1 else results, output)
 
 
+def _go_tracing(endpoint: str) -> GoTracing | None:
+    """The eBPF tracer as the node agent uses it; ``None`` (detection only) when it cannot be loaded.
+
+    Imported by name: ``ebpf`` is optional at run time (BCC comes from the distribution), and the BPF
+    program is compiled on the first attach, whose errors are logged per container.
+    """
+    from detector.tracing import GoTracing
+
+    try:
+        tracer: Any = importlib.import_module("ebpf.tracer")
+        export: Any = importlib.import_module("ebpf.export")
+    except ImportError as exc:
+        logging.getLogger("hodegos.agent").warning("Go tracing disabled: %s", exc)
+        return None
+    exporter = export.OtlpHttpExporter(endpoint)
+
+    def attach(pid: int, resource: Mapping[str, str | int]) -> Handle:
+        handle: Handle = tracer.attach(pid, resource, exporter)
+        return handle
+
+    return GoTracing(attach)
+
+
 @app.command("run")
 def run(
     node: str = typer.Option(
@@ -76,6 +104,12 @@ def run(
         60, "--resync", min=1, help="Seconds between full relists of the node's pods."
     ),
     once: bool = typer.Option(False, "--once", help="Reconcile every pod once, print the outcomes, exit."),
+    trace_go: bool = typer.Option(
+        True, "--trace-go/--no-trace-go", help="Trace Go containers of labelled pods with eBPF."
+    ),
+    otlp_endpoint: str = typer.Option(
+        None, "--otlp-endpoint", help="Where Go spans go (default: the node collector, http://$NODE_IP:4318)."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details."),
 ) -> None:
     """Watch this node's pods; record each opted-in container's runtime in its InstrumentedApplication."""
@@ -95,7 +129,14 @@ def run(
     except (config.ConfigException, OSError) as exc:
         fail(f"cannot load Kubernetes configuration: {exc}")
     api = client.ApiClient()
-    agent = NodeAgent(client.CoreV1Api(api), RecordStore(client.CustomObjectsApi(api)), node, proc)
+    endpoint = (
+        otlp_endpoint
+        or f"http://{os.environ.get(constants.ENV_NODE_IP, '127.0.0.1')}:{constants.OTLP_HTTP_PORT}"
+    )
+    tracing = _go_tracing(endpoint) if trace_go else None
+    agent = NodeAgent(
+        client.CoreV1Api(api), RecordStore(client.CustomObjectsApi(api)), node, proc, tracing=tracing
+    )
     if once:
         outcomes, _ = agent.run_once()
         for outcome in outcomes:
@@ -109,3 +150,79 @@ def run(
 
     signal.signal(signal.SIGTERM, terminate)
     agent.run(resync, stop)
+
+
+@app.command("trace")
+def trace(
+    pid: int = typer.Option(..., "--pid", "-p", help="The Go process to trace."),
+    otlp_endpoint: str = typer.Option(
+        None, "--otlp-endpoint", help="Export OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318)."
+    ),
+    service_name: str = typer.Option(None, "--service-name", help="service.name (default: the executable)."),
+    resource: list[str] = typer.Option(None, "--resource", "-r", help="Extra resource attribute key=value."),
+    output: str = typer.Option("text", "--output", "-o", help="Console format: text or json (one per line)."),
+    count: int = typer.Option(0, "--count", min=0, help="Stop after this many spans (0: no limit)."),
+    timeout: float = typer.Option(0, "--timeout", min=0, help="Stop after this many seconds (0: no limit)."),
+) -> None:
+    """Trace one Go process's net/http server and client in the foreground (eBPF uprobes)."""
+    import time
+
+    import ebpf
+
+    if output not in ("text", "json"):
+        fail("--output must be text or json")
+    attributes: dict[str, str | int] = {}
+    for item in resource or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"--resource expects key=value, got {item!r}")
+        attributes[key] = value
+    if service_name:
+        attributes[constants.ATTR_SERVICE_NAME] = service_name
+    sink: ebpf.Exporter = (
+        ebpf.OtlpHttpExporter(otlp_endpoint)
+        if otlp_endpoint
+        else ebpf.ConsoleExporter(as_json=output == "json")
+    )
+    done = threading.Event()
+    seen = 0
+
+    class Counting:
+        def export(self, spans: list[ebpf.Span], res: Mapping[str, str | int]) -> None:
+            nonlocal seen
+            if count:
+                spans = spans[: max(0, count - seen)]
+            sink.export(spans, res)
+            seen += len(spans)
+            if count and seen >= count:
+                done.set()
+
+        def close(self) -> None:
+            sink.close()
+
+    try:
+        tracer = ebpf.attach(pid, attributes, Counting(), on_exit=lambda _t: done.set())
+    except ebpf.TracerError as exc:
+        fail(str(exc))
+    plan = tracer.plan
+    typer.echo(
+        f"attached to pid {pid}: {plan.go_version}, {'stripped' if plan.stripped else 'symbols'}"
+        f"{', PIE' if plan.pie else ''}, offsets from {plan.offsets_source}, {plan.probe_sites} probe sites; "
+        f"propagation {tracer.propagation.mode}: {tracer.propagation.reason}",
+        err=True,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    deadline = time.monotonic() + timeout if timeout else None
+    try:
+        while not done.wait(0.2):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+    except KeyboardInterrupt:
+        pass
+    state = tracer.state
+    tracer.close()
+    sink.close()
+    if state == "exited":
+        typer.echo(f"process {pid} exited; {seen} spans", err=True)
+    if isinstance(sink, ebpf.OtlpHttpExporter) and (sink.failed or sink.dropped):
+        fail(f"{sink.failed} spans failed and {sink.dropped} were dropped: {sink.last_error}")

@@ -4,8 +4,10 @@ Loop: list the node's pods (field selector ``spec.nodeName``), reconcile each, t
 resourceVersion until the resync period ends, reconciling on every added or modified pod; repeat. A pod
 is reconciled when it is Running: its processes are found by scanning ``/proc/*/cgroup`` for its UID,
 grouped by container ID, the application process of each container is detected, and the result is
-merged into its workload's InstrumentedApplication (:mod:`detector.writer`). Containers already recorded
-(by ID) are not inspected again; containers with no process yet are retried at the next resync.
+merged into its workload's InstrumentedApplication (:mod:`detector.writer`); Go containers of pods the
+webhook labelled are handed to the eBPF tracer (:mod:`detector.tracing`), and let go when the pod goes.
+Containers already recorded (by ID) are not inspected again; containers with no process yet are retried
+at the next resync.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from detector.errors import DetectorError
 from detector.picking import pick_application
 from detector.procfs import DEFAULT_PROC
 from detector.records import container_names
+from detector.tracing import GoTracing, go_targets
 from detector.writer import RecordStore, find_record, record_detections
 
 log = logging.getLogger("hodegos.agent")
@@ -62,6 +65,7 @@ class NodeAgent:
         proc: Path = DEFAULT_PROC,
         ignored_namespaces: Iterable[str] = constants.DEFAULT_IGNORED_NAMESPACES,
         ignored_containers: Iterable[str] = constants.DEFAULT_IGNORED_CONTAINERS,
+        tracing: GoTracing | None = None,
     ) -> None:
         self.core = core
         self.store = store
@@ -69,6 +73,7 @@ class NodeAgent:
         self.proc = proc
         self.ignored_namespaces = set(ignored_namespaces)
         self.ignored_containers = list(ignored_containers)
+        self.tracing = tracing  # None: detection only, no eBPF tracing of Go containers
         self.cache = ElfCache()
         self.recorded: dict[str, set[str]] = {}  # pod UID -> container IDs already recorded
         self._serializer = ApiClient()
@@ -106,21 +111,30 @@ class NodeAgent:
         except DetectorError as exc:
             log.warning("%s: %s", where, exc)
             return f"{where}: error {exc}"
-        if outcome != "no-record":
-            self.recorded.setdefault(uid, set()).update(detections)
-        return f"{where}: {outcome} ({len(detections)}/{len(running)} containers)"
+        if outcome == "no-record":
+            return f"{where}: not opted in (record deleted)"
+        self.recorded.setdefault(uid, set()).update(detections)
+        traced = self.tracing.sync(uid, go_targets(pod, found[1], detections)) if self.tracing else []
+        return f"{where}: {outcome} ({len(detections)}/{len(running)} containers)" + "".join(
+            f"; {t}" for t in traced
+        )
 
     def forget(self, pod_obj: Any) -> None:
-        self.recorded.pop(self._as_dict(pod_obj)["metadata"]["uid"], None)
+        self._forget_uid(self._as_dict(pod_obj)["metadata"]["uid"])
+
+    def _forget_uid(self, uid: str) -> None:
+        self.recorded.pop(uid, None)
+        if self.tracing:
+            self.tracing.forget(uid)
 
     def run_once(self) -> tuple[list[str], str]:
         """Reconcile every pod on the node; returns the outcomes and the list's resourceVersion."""
         listed = self.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node}")
         pods = [self._as_dict(pod) for pod in listed.items]
         live = {pod["metadata"]["uid"] for pod in pods}
-        for uid in list(self.recorded):
+        for uid in set(self.recorded) | set(self.tracing.active if self.tracing else ()):
             if uid not in live:
-                del self.recorded[uid]
+                self._forget_uid(uid)
         version = listed.metadata.resource_version if listed.metadata else None
         return [self.reconcile(pod) for pod in pods], version or ""
 

@@ -23,8 +23,10 @@ from cli.main import app
 from detector import Detection
 from detector.errors import RecordWriteError
 from detector.node import NodeAgent
+from detector.tracing import GoTracing
 from detector.writer import PLURAL, RecordStore, record_detections
 from tests.detector.conftest import PYTHON_PROGRAM, Started, join
+from tests.detector.test_tracing import Recorder
 
 pytestmark = pytest.mark.cluster
 MERGE = "application/merge-patch+json"
@@ -79,7 +81,8 @@ def test_agent_watches_pods_and_records_runtimes(
 
     core: Any = client.CoreV1Api(kube_api)
     custom = client.CustomObjectsApi(kube_api)
-    agent = NodeAgent(core, RecordStore(custom), node_name)
+    recorder = Recorder()  # stands in for ebpf.tracer.attach, which tests/ebpf covers with real BPF
+    agent = NodeAgent(core, RecordStore(custom), node_name, tracing=GoTracing(recorder))
     stop = threading.Event()
     loop = threading.Thread(target=agent.run, args=(3, stop), daemon=True)
     loop.start()
@@ -88,7 +91,7 @@ def test_agent_watches_pods_and_records_runtimes(
         pod = core.create_namespaced_pod(
             kube_namespace,
             {
-                "metadata": {"name": "shop"},
+                "metadata": {"name": "shop", "labels": {constants.LABEL_EBPF_GO: "proxy"}},
                 "spec": {
                     "nodeName": node_name,
                     "containers": [{"name": "app", "image": "shop:1"}, {"name": "proxy", "image": "proxy:1"}],
@@ -123,6 +126,25 @@ def test_agent_watches_pods_and_records_runtimes(
         while time.monotonic() < deadline and len(found) < 2:
             found = containers_of(get_record(custom, kube_namespace, record))
             time.sleep(0.3)
+        # A fresh agent (a restart) finds the record already right and writes nothing.
+        result = CliRunner().invoke(
+            app,
+            ["agent", "run", "--node", node_name, "--kubeconfig", str(kubeconfig), "--once", "--no-trace-go"],
+        )
+        assert result.exit_code == 0, result.output
+        assert f"{kube_namespace}/shop: unchanged {record} (2/2 containers)" in result.stdout
+        # The webhook labelled the pod for eBPF: its Go container went to the tracer, and is let go with it.
+        assert [pid for pid, _ in recorder.attached] == [proxy.pid]
+        resource = recorder.attached[0][1]
+        assert resource[constants.ATTR_POD_UID] == uid and resource[constants.ATTR_CONTAINER_NAME] == "proxy"
+        assert (
+            resource[constants.ATTR_NODE_NAME] == node_name
+            and resource[constants.ATTR_SERVICE_NAME] == "shop"
+        )
+        core.delete_namespaced_pod("shop", kube_namespace, grace_period_seconds=0)
+        while time.monotonic() < deadline and not recorder.closed:
+            time.sleep(0.2)
+        assert recorder.closed == [proxy.pid]
     finally:
         stop.set()
         loop.join(timeout=10)
@@ -130,13 +152,6 @@ def test_agent_watches_pods_and_records_runtimes(
     assert found["app"]["libc"] == "glibc"
     assert found["proxy"]["language"] == "go"
     assert found["proxy"]["runtimeVersion"] == proxy.ready.removeprefix("go")
-
-    # A fresh agent (a restart) finds the record already right and writes nothing.
-    result = CliRunner().invoke(
-        app, ["agent", "run", "--node", node_name, "--kubeconfig", str(kubeconfig), "--once"]
-    )
-    assert result.exit_code == 0, result.output
-    assert f"{kube_namespace}/shop: unchanged {record} (2/2 containers)" in result.stdout
 
 
 def test_concurrent_writers_lose_nothing(kube_api: Any, hodegos_crds: list[str], kube_namespace: str) -> None:

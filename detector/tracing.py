@@ -1,0 +1,111 @@
+"""Which Go processes of a pod the eBPF tracer should trace, with which resource: a pure core + a registry.
+
+The webhook labels pods whose Go containers it cannot inject (``hodegos.io/ebpf-go``: ``true`` for every
+Go container, or a comma-separated list of container names). For those containers the node agent hands
+the application process to the tracer with the same resource attributes the webhook gives injected
+languages (``service.name``, ``k8s.*``, ``service.instance.id``), so a Go service looks like any other.
+
+The tracer itself lives in ``ebpf/``; this module only knows it as :class:`Attach`, a callable taking a
+PID and a resource and returning something with ``close()``. Tracers detach by themselves when their
+process exits; :meth:`GoTracing.forget` closes a deleted pod's tracers, and a new PID for a container
+(a restart) replaces the old tracer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from api import constants
+from api.models import InstrumentedApplication
+from detector.detection import Detection
+from detector.records import container_names
+
+log = logging.getLogger("hodegos.agent")
+Resource = dict[str, str | int]
+
+
+class Handle(Protocol):
+    def close(self) -> None: ...
+
+
+class Attach(Protocol):
+    def __call__(self, pid: int, resource: Mapping[str, str | int]) -> Handle: ...
+
+
+def service_name(pod: Mapping[str, Any], record: InstrumentedApplication) -> str:
+    """As the webhook names injected services: annotation, then the record's override, then the workload."""
+    metadata = pod.get("metadata") or {}
+    override = (metadata.get("annotations") or {}).get(
+        constants.ANNOTATION_SERVICE_NAME
+    ) or record.spec.service_name
+    if override:
+        return str(override)
+    workload = record.spec.workload
+    return workload.name if workload.kind != "Pod" else str(metadata.get("name"))
+
+
+def go_resource(pod: Mapping[str, Any], record: InstrumentedApplication, container: str) -> Resource:
+    metadata = pod["metadata"]
+    namespace, name = metadata["namespace"], metadata["name"]
+    resource: Resource = {
+        constants.ATTR_SERVICE_NAME: service_name(pod, record),
+        constants.ATTR_NAMESPACE: namespace,
+        constants.ATTR_POD_NAME: name,
+        constants.ATTR_POD_UID: metadata["uid"],
+        constants.ATTR_NODE_NAME: (pod.get("spec") or {}).get("nodeName") or "",
+    }
+    workload = record.spec.workload
+    if workload.kind != "Pod":
+        resource[constants.WORKLOAD_ATTRIBUTE[workload.kind]] = workload.name
+    resource[constants.ATTR_CONTAINER_NAME] = container
+    resource[constants.ATTR_SERVICE_INSTANCE_ID] = f"{namespace}.{name}.{container}"
+    return resource
+
+
+def go_targets(
+    pod: Mapping[str, Any], record: InstrumentedApplication, detections: Mapping[str, Detection]
+) -> dict[str, tuple[int, Resource]]:
+    """Container name -> (PID, resource) for each Go container of a labelled pod; empty when unlabelled."""
+    label = ((pod.get("metadata") or {}).get("labels") or {}).get(constants.LABEL_EBPF_GO)
+    if not label:
+        return {}
+    wanted = None if label == "true" else {name.strip() for name in label.split(",") if name.strip()}
+    names = container_names(pod)
+    targets: dict[str, tuple[int, Resource]] = {}
+    for container_id, detection in detections.items():
+        name = names.get(container_id)
+        if name is None or detection.language != "go" or (wanted is not None and name not in wanted):
+            continue
+        targets[name] = (detection.pid, go_resource(pod, record, name))
+    return targets
+
+
+class GoTracing:
+    """The tracers this agent holds, per pod UID and container name."""
+
+    def __init__(self, attach: Attach) -> None:
+        self.attach = attach
+        self.active: dict[str, dict[str, tuple[int, Handle]]] = {}
+
+    def sync(self, pod_uid: str, targets: Mapping[str, tuple[int, Resource]]) -> list[str]:
+        """Attach to new PIDs (replacing a container's previous tracer); returns what happened."""
+        held = self.active.setdefault(pod_uid, {})
+        outcomes = []
+        for container, (pid, resource) in targets.items():
+            if container in held and held[container][0] == pid:
+                continue
+            if container in held:
+                held.pop(container)[1].close()
+            try:
+                held[container] = (pid, self.attach(pid, resource))
+                outcomes.append(f"tracing {container} (pid {pid})")
+            except Exception as exc:  # the tracer's errors carry the reason (not Go, unknown layout, gone)
+                log.warning("cannot trace container %s pid %d: %s", container, pid, exc)
+                outcomes.append(f"not tracing {container}: {exc}")
+        return outcomes
+
+    def forget(self, pod_uid: str) -> None:
+        for _, handle in self.active.pop(pod_uid, {}).values():
+            handle.close()

@@ -1,0 +1,129 @@
+"""Which Go containers the node agent hands to the eBPF tracer, with which resource, and for how long."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from api import constants
+from api.models import InstrumentedApplication
+from detector import Detection
+from detector.tracing import GoTracing, go_resource, go_targets, service_name
+from webhook import injecting
+from webhook.owners import Workload
+
+GO_ID, PY_ID, SIDE_ID = "a" * 64, "b" * 64, "c" * 64
+
+
+def pod(label: str | None, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": "api-5d8f7c9b4-x2x7k",
+            "namespace": "shop",
+            "uid": "8d2b4c1e-5f3a-4b7c-9d2e-1a2b3c4d5e6f",
+            "labels": {constants.LABEL_EBPF_GO: label} if label else {},
+            "annotations": annotations or {},
+        },
+        "spec": {"nodeName": "node-1"},
+        "status": {
+            "containerStatuses": [
+                {"name": name, "containerID": f"containerd://{cid}", "state": {"running": {}}}
+                for name, cid in (("api", GO_ID), ("worker", PY_ID), ("proxy", SIDE_ID))
+            ]
+        },
+    }
+
+
+def record(
+    kind: str = "Deployment", name: str = "api", service: str | None = None
+) -> InstrumentedApplication:
+    spec: dict[str, Any] = {"workload": {"kind": kind, "name": name}}
+    if service:
+        spec["serviceName"] = service
+    return InstrumentedApplication.model_validate(
+        {"metadata": {"name": constants.record_name(kind, name), "namespace": "shop"}, "spec": spec}
+    )
+
+
+DETECTIONS = {
+    GO_ID: Detection(pid=101, language="go", runtime_version="1.22.3"),
+    PY_ID: Detection(pid=202, language="python"),
+    SIDE_ID: Detection(pid=303, language="go"),
+}
+
+
+def test_only_go_containers_of_labelled_pods() -> None:
+    assert go_targets(pod(None), record(), DETECTIONS) == {}
+    assert set(go_targets(pod("true"), record(), DETECTIONS)) == {"api", "proxy"}
+    only_api = go_targets(pod("api"), record(), DETECTIONS)
+    assert list(only_api) == ["api"] and only_api["api"][0] == 101
+    assert set(go_targets(pod("api, proxy,"), record(), DETECTIONS)) == {"api", "proxy"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "service", "annotations"),
+    [
+        ("Deployment", "api", None, {}),
+        ("StatefulSet", "db", "database", {}),
+        ("Pod", "api-5d8f7c9b4-x2x7k", None, {}),
+        ("DaemonSet", "agent", "from-record", {constants.ANNOTATION_SERVICE_NAME: "from-annotation"}),
+    ],
+)
+def test_resource_matches_what_the_webhook_gives_injected_languages(
+    kind: str, name: str, service: str | None, annotations: dict[str, str]
+) -> None:
+    the_pod, the_record = pod("true", annotations), record(kind, name, service)
+    resource = go_resource(the_pod, the_record, "api")
+    downward = {
+        f"$({constants.ENV_POD_NAME})": the_pod["metadata"]["name"],
+        f"$({constants.ENV_POD_UID})": the_pod["metadata"]["uid"],
+        f"$({constants.ENV_NODE_NAME})": "node-1",
+    }
+    webhook_attributes = injecting.resource_attributes("shop", Workload(kind, name), "api")
+    for ref, value in downward.items():
+        webhook_attributes = webhook_attributes.replace(ref, value)
+    expected: dict[str, str | int] = {}
+    for pair in webhook_attributes.split(","):
+        key, _, value = pair.partition("=")
+        expected[key] = value
+    expected[constants.ATTR_SERVICE_NAME] = injecting.service_name(the_pod, the_record, Workload(kind, name))
+    assert resource == expected
+    assert service_name(the_pod, the_record) == expected[constants.ATTR_SERVICE_NAME]
+
+
+class Recorder:
+    """Stands in for ``ebpf.tracer.attach`` (tested in tests/ebpf): records attaches and closes."""
+
+    def __init__(self, fail_for: int | None = None) -> None:
+        self.attached: list[tuple[int, dict[str, str | int]]] = []
+        self.closed: list[int] = []
+        self.fail_for = fail_for
+
+    def __call__(self, pid: int, resource: Mapping[str, str | int]) -> Any:
+        if pid == self.fail_for:
+            raise RuntimeError(f"process {pid}: not a Go binary")
+        self.attached.append((pid, dict(resource)))
+        recorder = self
+
+        class Handle:
+            def close(self) -> None:
+                recorder.closed.append(pid)
+
+        return Handle()
+
+
+def test_registry_attaches_once_replaces_on_restart_and_forgets() -> None:
+    recorder = Recorder(fail_for=303)
+    tracing = GoTracing(recorder)
+    targets = go_targets(pod("true"), record(), DETECTIONS)
+    outcomes = tracing.sync("uid-1", targets)
+    assert outcomes == ["tracing api (pid 101)", "not tracing proxy: process 303: not a Go binary"]
+    assert tracing.sync("uid-1", targets) == ["not tracing proxy: process 303: not a Go binary"]
+    assert [pid for pid, _ in recorder.attached] == [101]
+    restarted = {"api": (111, targets["api"][1])}
+    assert tracing.sync("uid-1", restarted) == ["tracing api (pid 111)"]
+    assert recorder.closed == [101]
+    tracing.forget("uid-1")
+    assert recorder.closed == [101, 111] and tracing.active == {}

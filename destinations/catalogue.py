@@ -191,8 +191,9 @@ class DestinationType(_Strict):
 def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
-        location = ".".join(str(p) for p in item["loc"]) or "(file)"
-        parts.append(f"{location}: {item['msg']}")
+        location = ".".join(str(p) for p in item["loc"])
+        message = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"{location}: {message}" if location else message)
     return "; ".join(parts)
 
 

@@ -115,7 +115,7 @@ def ensure_collector(progress: toolcache.Progress | None = None) -> Path:
                 env=env,
                 log=log,
             )
-            partial.rename(COLLECTOR.path("otelcol"))
+            partial.rename(target / "bin" / "otelcol")
         say(f"otelcol {COLLECTOR_VERSION} ready in {target}")
     return collector_path()
 

@@ -97,12 +97,25 @@ def get(port: int, path: str) -> str:
         return str(reply.read().decode())
 
 
-def app_pod(language: str, port: int) -> tuple[dict[str, Any], str, str]:
+def app_pod(language: str, port: int, user_init: bool = False) -> tuple[dict[str, Any], str, str]:
+    """The app's pod; ``user_init`` adds the user's own init container and volume, which must keep working."""
     case = CASES[language]
     deployment = f"shop-{language}"
     image = f"shop/{language}-app:1"
     env = [{"name": "PORT", "value": str(port)}] + [{"name": k, "value": v} for k, v in case.user_env.items()]
-    pod = deployment_pod(deployment, [{"name": "app", "image": image, "command": case.command, "env": env}])
+    app: dict[str, Any] = {"name": "app", "image": image, "command": case.command, "env": env}
+    pod = deployment_pod(deployment, [app])
+    if user_init:
+        app["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+        pod["spec"]["volumes"] = [{"name": "data", "emptyDir": {}}]
+        pod["spec"]["initContainers"] = [
+            {
+                "name": "prepare",
+                "image": image,
+                "command": ["sh", "-c", "echo prepared > /data/ready"],
+                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+            }
+        ]
     return pod, deployment, image
 
 
@@ -125,7 +138,7 @@ def test_injected_pod_sends_spans_with_kubernetes_resource(
     if language == "python":
         require(Path("/usr/bin/python3").exists(), "the Python app runs on the system CPython 3.11")
     port = free_port()
-    pod, deployment, image = app_pod(language, port)
+    pod, deployment, image = app_pod(language, port, user_init=True)
     rec = record(deployment, [{"name": "app", "language": language, "runtimeVersion": case.runtime_version}])
 
     mutated, outcome = inject(pod, rec)
@@ -151,7 +164,9 @@ def test_injected_pod_sends_spans_with_kubernetes_resource(
     assert env[constants.ENV_EXPORTER_ENDPOINT] == f"http://{runner.host_ip}:{constants.OTLP_HTTP_PORT}"
 
     # The init container (non-root, read-only root) copies the agent into the emptyDir.
-    runner.run_init_containers()
+    ran = runner.run_init_containers()
+    assert [r.name for r in ran] == ["prepare", init[0]["name"]], "the agent's init container goes last"
+    assert (runner.volume("data") / "ready").read_text() == "prepared\n"
     volume_name = init[0]["volumeMounts"][0]["name"]
     copied = runner.volume(volume_name) / case.copied_marker
     assert copied.is_file(), f"init container did not copy {case.copied_marker}"

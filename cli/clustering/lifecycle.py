@@ -255,6 +255,14 @@ def down(name: str, *, keep: bool = False, progress: Progress | None = None) -> 
     return outcome
 
 
+def apiserver_get(lay: Layout, ports: Ports, path: str) -> str:
+    """GET ``path`` from the API server as the admin (e.g. ``/metrics``); raises ``httpx.HTTPError``."""
+    with httpx.Client(verify=_tls(lay)) as client:
+        response = client.get(f"{components.server_url(ports)}{path}", timeout=30.0)
+        response.raise_for_status()
+        return response.text
+
+
 def status(name: str) -> dict[str, Any]:
     """What runs, where, and whether it answers; shaped for ``-o json|yaml``."""
     lay = Layout.for_name(name)

@@ -1,0 +1,173 @@
+"""The Hodegos webhook running on the host for a local cluster: its identity, its RBAC, its process.
+
+The API server reaches it through a URL (``https://127.0.0.1:<port>/mutate``) with the caBundle from the
+certificate directory ``hodegos webhook serve`` manages. The webhook authenticates as its own user
+(:data:`IDENTITY`, a client certificate from the cluster CA) with read-only RBAC on what its cache watches,
+so the API server's audit log shows exactly what the webhook asked for. Used by the tests, ``make demo`` and
+``benchmarks/admission_burst.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from api import constants
+from certs import storing
+from cli.clustering import lifecycle, pki, processes
+from cli.clustering.errors import ComponentFailedError
+from cli.clustering.layout import Layout, Ports
+
+IDENTITY = pki.Identity("hodegos-webhook", ("hodegos:webhook",))
+ROLE = "hodegos:webhook-reader"
+
+
+def grant_read_access(api_client: Any, user: str = IDENTITY.user) -> None:
+    """ClusterRole + binding: get/list/watch Namespaces and InstrumentedApplications (nothing else)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    rbac: Any = client.RbacAuthorizationV1Api(api_client)
+    role = {
+        "metadata": {"name": ROLE, "labels": {constants.LABEL_PART_OF: constants.PRODUCT}},
+        "rules": [
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
+            {
+                "apiGroups": [constants.GROUP],
+                "resources": ["instrumentedapplications"],
+                "verbs": ["get", "list", "watch"],
+            },
+        ],
+    }
+    binding = {
+        "metadata": {"name": ROLE, "labels": {constants.LABEL_PART_OF: constants.PRODUCT}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": ROLE},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }
+    for create, body in ((rbac.create_cluster_role, role), (rbac.create_cluster_role_binding, binding)):
+        try:
+            create(body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+
+
+@dataclass
+class HostedWebhook:
+    """One ``hodegos webhook serve`` process for cluster ``layout``, listening on ``127.0.0.1:port``."""
+
+    layout: Layout
+    ports: Ports
+    port: int
+    proc: processes.Started | None = None
+
+    @property
+    def cert_dir(self) -> Path:
+        return self.layout.root / "webhook-certs"
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> Path:
+        return self.layout.log("hodegos-webhook")
+
+    def kubeconfig(self) -> Path:
+        return lifecycle.issue_kubeconfig(self.layout, self.ports, IDENTITY)
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start serving and wait until ``/readyz`` (certificate loaded, watch cache synced)."""
+        argv = [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "webhook",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--cert-dir",
+            str(self.cert_dir),
+            "--kubeconfig",
+            str(self.kubeconfig()),
+            "--log-level",
+            "warning",
+        ]
+        self.proc = processes.spawn("hodegos-webhook", argv, self.log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            processes.reap()
+            if not processes.alive(self.proc):
+                raise ComponentFailedError(
+                    "hodegos webhook", "exited during start-up", self.log, processes.log_tail(self.log)
+                )
+            if self.ready():
+                return
+            time.sleep(0.2)
+        raise ComponentFailedError(
+            "hodegos webhook", f"not ready after {timeout:.0f}s", self.log, processes.log_tail(self.log)
+        )
+
+    def stop(self) -> str:
+        return processes.stop(self.proc) if self.proc else "not running"
+
+    def _tls(self) -> ssl.SSLContext | None:
+        bundle = self.cert_dir / storing.BUNDLE_FILE
+        ca = bundle if bundle.is_file() else self.cert_dir / storing.CA_FILE
+        return ssl.create_default_context(cafile=str(ca)) if ca.is_file() else None
+
+    def ready(self) -> bool:
+        tls = self._tls()
+        if tls is None:
+            return False
+        try:
+            return httpx.get(f"{self.url}/readyz", verify=tls, timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def ca_bundle(self) -> bytes:
+        material = storing.read_directory(self.cert_dir)
+        if material is None:
+            raise ComponentFailedError("hodegos webhook", f"no certificate in {self.cert_dir}")
+        return material.ca_bundle
+
+    def register(self, admin_client: Any) -> dict[str, Any]:
+        """Apply the MutatingWebhookConfiguration pointing at this process (as the admin)."""
+        from webhook import registration
+
+        manifest = registration.build_configuration(
+            self.ca_bundle(), registration.url_client_config(f"{self.url}{constants.WEBHOOK_PATH}")
+        )
+        return registration.apply_configuration(admin_client, manifest)
+
+    def metrics(self) -> dict[str, float]:
+        """The webhook's own Prometheus samples, ``name{labels}`` -> value."""
+        text = httpx.get(f"{self.url}/metrics", verify=self._tls() or False, timeout=5.0).text
+        return parse_metrics(text)
+
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+(\S+)")
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text exposition -> ``{'name{labels}': value}`` (comments dropped)."""
+    samples: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        match = _SAMPLE.match(line)
+        if match:
+            try:
+                samples[match[1]] = float(match[2])
+            except ValueError:
+                continue
+    return samples

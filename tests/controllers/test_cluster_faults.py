@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+from urllib3.exceptions import HTTPError
 
 from api import constants
 from cli.clustering import lifecycle, processes
@@ -94,11 +95,15 @@ def test_restart_controllers_mid_rollout(
         create(admin, DEPLOYMENTS, workload_body("Deployment", "e", ns))
         record = cluster_state.load(kube_cluster.layout)
         assert record is not None
-        for proc in record.processes:
-            if proc.component in ("kube-apiserver", "etcd"):
-                processes.stop(proc, grace=2)
+        killed = [p for p in record.processes if p.component in ("kube-apiserver", "etcd")]
+        assert len(killed) == 2
+        for proc in killed:
+            assert processes.stop(proc, grace=2) != "not running"
+        with pytest.raises((OSError, HTTPError)):  # the API is really down
+            admin.list(RECORDS, ns)
         time.sleep(3)
-        lifecycle.up(kube_cluster.name, port=kube_cluster.ports.apiserver, build=False)
+        result = lifecycle.up(kube_cluster.name, port=kube_cluster.ports.apiserver, build=False)
+        assert not result.already_up
         wait("leader again", second.elector.leading.is_set, timeout=60)
         expected = {"deployment-a", "deployment-d", "deployment-e"}
         wait("records after outage", lambda: record_names(admin, RECORDS, ns) == expected, timeout=120)

@@ -79,15 +79,14 @@ def _go_tracing(endpoint: str) -> GoTracing | None:
     from detector.tracing import GoTracing
 
     try:
-        tracer: Any = importlib.import_module("ebpf.tracer")
-        export: Any = importlib.import_module("ebpf.export")
+        ebpf: Any = importlib.import_module("ebpf")
     except ImportError as exc:
         logging.getLogger("hodegos.agent").warning("Go tracing disabled: %s", exc)
         return None
-    exporter = export.OtlpHttpExporter(endpoint)
+    exporter = ebpf.OtlpHttpExporter(endpoint)
 
     def attach(pid: int, resource: Mapping[str, str | int]) -> Handle:
-        handle: Handle = tracer.attach(pid, resource, exporter)
+        handle: Handle = ebpf.attach(pid, resource, exporter)
         return handle
 
     return GoTracing(attach)

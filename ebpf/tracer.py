@@ -8,6 +8,7 @@ on demand. Neither ever raises from the drain thread: a failing exporter is coun
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import threading
@@ -123,6 +124,9 @@ class TracerRuntime:
         self.unrouted = 0
         self._thread = threading.Thread(target=self._loop, name="hodegos-ebpf-drain", daemon=True)
         self._thread.start()
+        # Runs before BCC's own atexit cleanup (LIFO), which would try to delete tracefs events that
+        # perf-PMU uprobes never created.
+        atexit.register(self.close)
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
@@ -204,6 +208,9 @@ class TracerRuntime:
         return tracer
 
     def close(self) -> None:
+        """Detach every tracer and free the program. Idempotent."""
+        if self._stop.is_set():
+            return
         for tracer in self.tracers():
             tracer.close()
         self._stop.set()

@@ -12,9 +12,11 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -235,3 +237,18 @@ def join(path: Path) -> Callable[[], None]:
         (path / "cgroup.procs").write_text(str(os.getpid()))
 
     return preexec
+
+
+# -- Cluster: a node the test plays kubelet for ------------------------------------------------------
+
+
+@pytest.fixture
+def node_name(kube_api: Any) -> Iterator[str]:
+    """A Node object no kubelet or kwok manages: the pods bound to it are the test's to describe."""
+    from kubernetes import client
+
+    core: Any = client.CoreV1Api(kube_api)
+    name = f"detector-{uuid.uuid4().hex[:8]}"
+    core.create_node({"metadata": {"name": name}})
+    yield name
+    core.delete_node(name)

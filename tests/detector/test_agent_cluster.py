@@ -11,7 +11,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +30,6 @@ from tests.detector.test_tracing import Recorder
 
 pytestmark = pytest.mark.cluster
 MERGE = "application/merge-patch+json"
-
-
-@pytest.fixture
-def node_name(kube_api: Any) -> Iterator[str]:
-    """A Node object no kubelet or kwok manages: the pods bound to it are the test's to describe."""
-    from kubernetes import client
-
-    core: Any = client.CoreV1Api(kube_api)
-    name = f"detector-{uuid.uuid4().hex[:8]}"
-    core.create_node({"metadata": {"name": name}})
-    yield name
-    core.delete_node(name)
 
 
 def make_record(custom: Any, namespace: str, kind: str, workload: str) -> str:

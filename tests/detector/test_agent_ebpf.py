@@ -1,0 +1,189 @@
+"""End to end on one node: a labelled Go pod is detected, traced with real BPF, spans reach OTLP with the pod.
+
+The real pieces: the control plane, the agent loop, cgroup discovery, the eBPF tracer (``ebpf/``) as
+``hodegos agent run`` wires it, and an OTLP/HTTP receiver decoding what arrives. The test plays kubelet
+(cgroups and pod status), as in ``test_agent_cluster.py``.
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import secrets
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from api import constants
+from cli.agent import _go_tracing
+from detector.node import NodeAgent
+from detector.writer import RecordStore
+from tests.detector.conftest import GO, Started, _build, join
+from tests.detector.test_agent_cluster import containers_of, get_record, make_record
+from tests.support import require
+
+pytestmark = [pytest.mark.cluster, pytest.mark.bpf]
+
+HTTP_SERVER = """
+package main
+
+import (
+\t"fmt"
+\t"net"
+\t"net/http"
+)
+
+func main() {
+\tlistener, err := net.Listen("tcp", "127.0.0.1:0")
+\tif err != nil {
+\t\tpanic(err)
+\t}
+\tfmt.Println("READY", listener.Addr().String())
+\thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+\t\tw.WriteHeader(http.StatusTeapot)
+\t})
+\thttp.Serve(listener, nil)
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def go_http_server(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("go-http")
+    (root / "go.mod").write_text("module example.com/web\n\ngo 1.21\n")
+    (root / "main.go").write_text(HTTP_SERVER)
+    _build([GO, "build", "-o", "web", "."], root, {**os.environ, "GOTOOLCHAIN": "local"})
+    return root / "web"
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[tuple[str, list[ExportTraceServiceRequest]]]:
+    received: list[ExportTraceServiceRequest] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            received.append(request)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", received
+    server.shutdown()
+
+
+def bpf_ready() -> tuple[bool, str]:
+    if os.geteuid() != 0:
+        return False, "eBPF needs root"
+    if not Path(f"/lib/modules/{os.uname().release}/build").exists():
+        return False, "kernel headers are not linked (make setup: .ci/setup.d/40-ebpf.sh)"
+    try:
+        from ebpf.bccload import import_bcc
+
+        import_bcc()
+    except Exception as exc:
+        return False, f"BCC unavailable: {exc}"
+    return True, ""
+
+
+def test_labelled_go_pod_is_traced_with_its_pod_resource(
+    kube_api: Any,
+    hodegos_crds: list[str],
+    kube_namespace: str,
+    node_name: str,
+    go_http_server: Path,
+    start: Callable[..., Started],
+    pod_cgroups: Callable[[str, str], Path],
+    otlp_receiver: tuple[str, list[ExportTraceServiceRequest]],
+) -> None:
+    ok, why = bpf_ready()
+    require(ok, why)
+    from kubernetes import client
+
+    endpoint, received = otlp_receiver
+    core: Any = client.CoreV1Api(kube_api)
+    custom = client.CustomObjectsApi(kube_api)
+    tracing = _go_tracing(endpoint)
+    assert tracing is not None
+    agent = NodeAgent(core, RecordStore(custom), node_name, tracing=tracing)
+
+    record = make_record(custom, kube_namespace, "Pod", "web")
+    pod = core.create_namespaced_pod(
+        kube_namespace,
+        {
+            "metadata": {"name": "web", "labels": {constants.LABEL_EBPF_GO: "true"}},
+            "spec": {"nodeName": node_name, "containers": [{"name": "web", "image": "web:1"}]},
+        },
+    )
+    uid: str = pod.metadata.uid
+    cid = secrets.token_hex(32)
+    server = start([str(go_http_server)], preexec=join(pod_cgroups(uid, cid)))
+    core.patch_namespaced_pod_status(
+        "web",
+        kube_namespace,
+        {
+            "status": {
+                "phase": "Running",
+                "containerStatuses": [
+                    {
+                        "name": "web",
+                        "image": "web:1",
+                        "imageID": "",
+                        "ready": True,
+                        "restartCount": 0,
+                        "containerID": f"containerd://{cid}",
+                        "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}},
+                    }
+                ],
+            }
+        },
+    )
+    try:
+        outcomes, _ = agent.run_once()
+        assert any(f"tracing web (pid {server.pid})" in o for o in outcomes), outcomes
+        assert containers_of(get_record(custom, kube_namespace, record))["web"]["language"] == "go"
+
+        for path in ("/a", "/b"):
+            try:
+                urllib.request.urlopen(f"http://{server.ready}{path}", timeout=10)
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 418
+
+        deadline = time.monotonic() + 30
+        spans: list[tuple[dict[str, str], Any]] = []
+        while time.monotonic() < deadline and len(spans) < 2:
+            spans = [
+                ({a.key: a.value.string_value for a in rs.resource.attributes}, span)
+                for request in list(received)
+                for rs in request.resource_spans
+                for ss in rs.scope_spans
+                for span in ss.spans
+            ]
+            time.sleep(0.2)
+        assert len(spans) == 2, f"spans received: {len(spans)}"
+        for resource, _ in spans:
+            assert resource[constants.ATTR_POD_UID] == uid
+            assert resource[constants.ATTR_POD_NAME] == "web"
+            assert resource[constants.ATTR_NAMESPACE] == kube_namespace
+            assert resource[constants.ATTR_CONTAINER_NAME] == "web"
+            assert resource[constants.ATTR_NODE_NAME] == node_name
+            assert resource[constants.ATTR_SERVICE_NAME] == "web"
+    finally:
+        core.delete_namespaced_pod("web", kube_namespace, grace_period_seconds=0)
+        agent.run_once()  # the pod is gone: its tracer is closed
+    assert tracing.active == {}

@@ -1,0 +1,106 @@
+"""The CLI: list, show, collector-config; secrets in the input file never reach the output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from cli.main import app
+from destinations import catalogue, collector
+from tests.support import require
+
+CANARY = "canary-cli-91b2-secret"
+FILE = f"""\
+apiVersion: hodegos.io/v1alpha1
+kind: Destination
+metadata: {{name: honey}}
+spec:
+  type: honeycomb
+  signals: [traces, metrics]
+  secretRef: {{name: honey-key}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: honey-key}}
+stringData: {{HONEYCOMB_API_KEY: {CANARY}}}
+---
+apiVersion: hodegos.io/v1alpha1
+kind: Destination
+metadata: {{name: broken}}
+spec:
+  type: jaeger
+  signals: [logs]
+  data: {{JAEGER_URL: "jaeger:4317"}}
+"""
+
+runner = CliRunner()
+
+
+def test_list_formats() -> None:
+    table = runner.invoke(app, ["destinations", "list"])
+    assert table.exit_code == 0
+    assert "honeycomb" in table.stdout and "Honeycomb" in table.stdout
+    wide = runner.invoke(app, ["destinations", "list", "-o", "wide"])
+    assert "AVAILABLE" in wide.stdout
+    as_json = json.loads(runner.invoke(app, ["destinations", "list", "-o", "json"]).stdout)
+    assert {t["type"] for t in as_json} == set(catalogue.catalogue())
+    as_yaml = yaml.safe_load(runner.invoke(app, ["destinations", "list", "-o", "yaml"]).stdout)
+    assert len(as_yaml) == len(as_json)
+
+
+def test_show_type() -> None:
+    shown = runner.invoke(app, ["destinations", "show", "honeycomb"])
+    assert shown.exit_code == 0
+    assert "HONEYCOMB_API_KEY" in shown.stdout and "traces, metrics, logs" in shown.stdout
+    data = json.loads(runner.invoke(app, ["destinations", "show", "honeycomb", "-o", "json"]).stdout)
+    assert data["testConnection"] is True
+    missing = runner.invoke(app, ["destinations", "show", "nope"])
+    assert missing.exit_code == 1
+    assert "unknown destination type 'nope'" in missing.stderr
+
+
+def test_collector_config_gateway_keeps_secrets_out_and_reports_bad_destinations(tmp_path: Path) -> None:
+    path = tmp_path / "dests.yaml"
+    path.write_text(FILE)
+    result = runner.invoke(app, ["collector-config", "--role", "gateway", "-f", str(path)])
+    assert result.exit_code == 0, result.stderr
+    config = yaml.safe_load(result.stdout)
+    assert config["exporters"]["otlp_grpc/honey"]["headers"]["x-honeycomb-team"] == (
+        "${env:HODEGOS_HONEY_HONEYCOMB_API_KEY}"
+    )
+    assert "traces/honey" in config["service"]["pipelines"]
+    assert "destination broken: spec.signals[0]" in result.stderr
+    assert CANARY not in result.stdout and CANARY not in result.stderr
+    strict = runner.invoke(app, ["collector-config", "--role", "gateway", "-f", str(path), "--strict"])
+    assert strict.exit_code == 2
+
+
+def test_collector_config_node_json(tmp_path: Path) -> None:
+    path = tmp_path / "dests.yaml"
+    path.write_text(FILE)
+    result = runner.invoke(app, ["collector-config", "--role", "node", "-f", str(path), "-o", "json"])
+    assert result.exit_code == 0
+    config = json.loads(result.stdout)
+    assert set(config["service"]["pipelines"]) == {"traces", "metrics"}
+    assert CANARY not in result.stdout
+
+
+def test_collector_config_validate_with_the_real_collector(tmp_path: Path) -> None:
+    require(collector.is_built(), "the pinned collector is not built; run make setup")
+    path = tmp_path / "dests.yaml"
+    path.write_text(FILE)
+    result = runner.invoke(app, ["collector-config", "--role", "gateway", "-f", str(path), "--validate"])
+    assert result.exit_code == 0, result.stderr
+    assert "valid" in result.stderr
+
+
+def test_collector_config_bad_input(tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["collector-config", "--role", "gateway", "-f", str(tmp_path / "nope.yaml")])
+    assert missing.exit_code == 1 and "no such file" in missing.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: [unclosed\n")
+    result = runner.invoke(app, ["collector-config", "--role", "gateway", "-f", str(bad)])
+    assert result.exit_code == 1 and "not valid YAML" in result.stderr

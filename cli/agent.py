@@ -45,29 +45,57 @@ def detect(
     all_processes: bool = typer.Option(
         False, "--all", help="Inspect every process (kernel threads skipped)."
     ),
-    output: Format = typer.Option(Format.yaml, "--output", "-o", help="json or yaml."),
+    output: Format = typer.Option(Format.table, "--output", "-o", help="table, wide, json or yaml."),
     proc: Path = typer.Option(Path("/proc"), "--proc", help="The /proc root to read.", hidden=True),
 ) -> None:
     """Print language, runtime version, libc, other APM agents and pod/container of processes."""
     from detector import DetectorError, ElfCache, inspect
     from detector.procfs import list_pids
 
-    if output not in (Format.json, Format.yaml):
-        fail("--output must be json or yaml")
     if bool(pid) == all_processes:
         fail("give either --pid N (repeatable) or --all")
     cache = ElfCache()
     if all_processes:
         rows = [row for p in list_pids(proc) if p != os.getpid() and (row := _detection_row(p, proc, cache))]
-        emit(rows, output)
-        return
-    results = []
-    for one in pid:
-        try:
-            results.append(inspect(one, proc, cache).to_dict())
-        except DetectorError as exc:
-            fail(str(exc))
-    emit(results[0] if len(results) == 1 else results, output)
+    else:
+        rows = []
+        for one in pid:
+            try:
+                rows.append(inspect(one, proc, cache).to_dict())
+            except DetectorError as exc:
+                fail(str(exc))
+    if output in (Format.table, Format.wide):
+        typer.echo(detection_table(rows, wide=output == Format.wide))
+    else:
+        emit(rows[0] if len(rows) == 1 and not all_processes else rows, output)
+
+
+def detection_table(rows: list[dict[str, Any]], wide: bool = False) -> str:
+    """kubectl-style columns; ``wide`` adds full container IDs and the command line."""
+    headers = ["PID", "LANGUAGE", "VERSION", "LIBC", "AGENTS", "POD UID", "CONTAINER", "EXE"]
+    if wide:
+        headers.append("COMMAND")
+    table = [headers]
+    for row in rows:
+        container = row.get("containerId") or ""
+        line = [
+            str(row["pid"]),
+            row["language"],
+            row.get("runtimeVersion") or "-",
+            row.get("libc") or "-",
+            ",".join(row.get("otherAgents") or []) or "-",
+            row.get("podUid") or "-",
+            (container if wide else container[:12]) or "-",
+            row.get("exe") or "-",
+        ]
+        if wide:
+            line.append(" ".join(row.get("cmdline") or []))
+        table.append(line)
+    widths = [max(len(r[i]) for r in table) for i in range(len(headers) - 1)]
+    return "\n".join(
+        "   ".join(cell.ljust(width) for cell, width in zip(r[:-1], widths, strict=True)) + "   " + r[-1]
+        for r in table
+    )
 
 
 def _go_tracing(endpoint: str) -> GoTracing | None:

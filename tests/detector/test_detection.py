@@ -104,6 +104,12 @@ def test_cli_detect_prints_json_and_yaml(
     assert data["language"] == "go" and data["runtimeVersion"] == started.ready.removeprefix("go")
     assert "libc" not in data  # static: no libc, omitted like every unset field
 
+    table = runner.invoke(app, ["agent", "detect", "--pid", str(started.pid)])
+    assert table.exit_code == 0
+    header, row = table.stdout.splitlines()
+    assert header.split()[:4] == ["PID", "LANGUAGE", "VERSION", "LIBC"]
+    assert row.split()[:4] == [str(started.pid), "go", data["runtimeVersion"], "-"]
+
     every = runner.invoke(app, ["agent", "detect", "--all", "-o", "json"])
     assert every.exit_code == 0
     assert started.pid in {row["pid"] for row in json.loads(every.stdout)}

@@ -11,7 +11,9 @@ from contextlib import contextmanager
 import typer
 from rich.table import Table
 
-from cli.clustering import lifecycle, tools
+from api import constants
+from cli.clustering import lifecycle, pki, tools
+from cli.clustering import state as records
 from cli.clustering.errors import ClusterError
 from cli.clustering.layout import DEFAULT_NAME, DEFAULT_NODES, Layout
 from cli.output import Format, emit, fail, stderr
@@ -40,10 +42,16 @@ def _progress(quiet: bool = False) -> Iterator[Progress]:
 
 @contextmanager
 def _errors() -> Iterator[None]:
+    from kubernetes.client.exceptions import ApiException
+
+    from webhook.errors import WebhookError
+
     try:
         yield
-    except (ClusterError, ToolBuildError) as exc:
+    except (ClusterError, ToolBuildError, WebhookError) as exc:
         fail(str(exc))
+    except ApiException as exc:
+        fail(f"the API server answered {exc.status} {exc.reason}: {exc.body}")
 
 
 @app.command()
@@ -125,7 +133,7 @@ def status(
             table.add_row(
                 row["name"],
                 str(row["pid"] or "-"),
-                str(row["port"]),
+                str(row["port"] or "-"),
                 "yes" if row["running"] else "no",
                 "yes" if row["healthy"] else "no",
             )
@@ -141,9 +149,46 @@ def status(
 def kubeconfig(
     name: str = NameOption,
     content: bool = typer.Option(False, "--content", help="Print the kubeconfig itself, not its path."),
+    user: str | None = typer.Option(
+        None,
+        "--user",
+        help="Issue a kubeconfig for this user instead (a client certificate from the cluster CA).",
+    ),
+    group: list[str] = typer.Option([], "--group", help="Group of --user (repeatable)."),
 ) -> None:
-    """Print the path of the cluster's admin kubeconfig (or its content)."""
+    """Print the path of the cluster's admin kubeconfig (or its content), or issue one for another user."""
     lay = Layout.for_name(name)
     if not lay.admin_kubeconfig.is_file():
         fail(f"no kubeconfig for cluster {name!r}: start it with `hodegos cluster up --name {name}`")
-    sys.stdout.write(lay.admin_kubeconfig.read_text() if content else f"{lay.admin_kubeconfig}\n")
+    path = lay.admin_kubeconfig
+    if user is not None:
+        current = records.load(lay)
+        if current is None:
+            fail(f"cluster {name!r} has no record: start it with `hodegos cluster up --name {name}`")
+            return
+        path = lifecycle.issue_kubeconfig(lay, current.ports, pki.Identity(user, tuple(group)))
+    sys.stdout.write(path.read_text() if content else f"{path}\n")
+
+
+@app.command()
+def webhook(
+    name: str = NameOption,
+    port: int = typer.Option(
+        constants.WEBHOOK_PORT, "--port", help="HTTPS port of the webhook on 127.0.0.1."
+    ),
+) -> None:
+    """Run `hodegos webhook serve` for this cluster and register it (CRDs and read-only RBAC applied first).
+
+    The webhook authenticates as `hodegos-webhook`; `hodegos cluster down` stops it with the cluster.
+    Running it again restarts it.
+    """
+    from cli.clustering import webhook_host
+
+    with _errors():
+        hosted = webhook_host.up(name, port)
+    stderr.print(f"webhook serving {hosted.url}{constants.WEBHOOK_PATH} (log: {hosted.log})", highlight=False)
+    stderr.print(
+        f"registered mutatingwebhookconfiguration/{constants.WEBHOOK_CONFIGURATION}; "
+        f"it stops with `hodegos cluster down --name {name}`",
+        highlight=False,
+    )

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,15 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from cli.clustering import lifecycle, pki, tools
 from cli.clustering.layout import Layout, Ports
+from cli.clustering.webhook_host import apply_crds
 from tests.support import require
 
 TEST_CLUSTER = os.environ.get("HODEGOS_TEST_CLUSTER", "hodegos-pytest")
 TEST_PORT = int(os.environ.get("HODEGOS_TEST_CLUSTER_PORT", "26443"))
-CRD_DIR = Path(__file__).resolve().parent.parent / "chart" / "crds"
 
 
 @dataclass
@@ -113,38 +111,6 @@ def kube_api(kube_cluster: KubeCluster) -> Any:
     from kubernetes import config
 
     return config.new_client_from_config(config_file=str(kube_cluster.kubeconfig))
-
-
-def apply_crds(api_client: Any, directory: Path = CRD_DIR, timeout: float = 60.0) -> list[str]:
-    """Create or replace every CRD in ``directory`` and wait until each is Established."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
-    ext = client.ApiextensionsV1Api(api_client)
-    names: list[str] = []
-    for path in sorted(directory.glob("*.yaml")):
-        body = yaml.safe_load(path.read_text())
-        name = body["metadata"]["name"]
-        names.append(name)
-        try:
-            ext.create_custom_resource_definition(body)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-            current = ext.read_custom_resource_definition(name)
-            body["metadata"]["resourceVersion"] = current.metadata.resource_version
-            ext.replace_custom_resource_definition(name, body)
-    deadline = time.monotonic() + timeout
-    for name in names:
-        while True:
-            crd = ext.read_custom_resource_definition(name)
-            conditions = crd.status.conditions or [] if crd.status else []
-            if any(c.type == "Established" and c.status == "True" for c in conditions):
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"CRD {name} not Established after {timeout}s")
-            time.sleep(0.2)
-    return names
 
 
 @pytest.fixture(scope="session")

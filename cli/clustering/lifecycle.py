@@ -34,6 +34,7 @@ from cli.clustering.state import ClusterState
 
 Progress = Callable[[str], None]
 STAGES_FILE = Path(__file__).with_name("kwok-stages.yaml")
+CORE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 HEALTH_TIMEOUT = 240.0  # seconds per component; generous because builds may share the CPU
 
 
@@ -193,7 +194,8 @@ def up(
         )
         restarted: list[str] = []
         if previous is not None and previous.processes:
-            if all(processes.alive(p) for p in previous.processes) and len(previous.processes) == 5:
+            core = [previous.process(c) for c in CORE]
+            if all(p is not None and processes.alive(p) for p in core):
                 return UpResult(already_up=True, status=status(name))
             for proc in reversed(previous.processes):
                 if processes.stop(proc) != "not running":
@@ -294,6 +296,19 @@ def status(name: str) -> dict[str, Any]:
         if running == len(parts) and all(r["healthy"] for r in rows)
         else ("Stopped" if running == 0 else "Degraded")
     )
+    for proc in current.processes:
+        if proc.component not in parts:  # an add-on started for this cluster, e.g. the hosted webhook
+            alive = processes.alive(proc)
+            rows.append(
+                {
+                    "name": proc.component,
+                    "pid": proc.pid,
+                    "port": None,
+                    "running": alive,
+                    "healthy": alive,
+                    "log": proc.log,
+                }
+            )
     return {
         "name": name,
         "phase": phase,

@@ -18,15 +18,51 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from api import constants
 from certs import storing
 from cli.clustering import lifecycle, pki, processes
-from cli.clustering.errors import ComponentFailedError
+from cli.clustering import state as records
+from cli.clustering.errors import ClusterNotFoundError, ComponentFailedError, PortInUseError
 from cli.clustering.layout import Layout, Ports
 
 IDENTITY = pki.Identity("hodegos-webhook", ("hodegos:webhook",))
 ROLE = "hodegos:webhook-reader"
+COMPONENT = "hodegos-webhook"
+CRD_DIR = Path(__file__).resolve().parents[2] / "chart" / "crds"
+
+
+def apply_crds(api_client: Any, directory: Path = CRD_DIR, timeout: float = 60.0) -> list[str]:
+    """Create or replace every CRD in ``directory`` and wait until each is Established."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    ext: Any = client.ApiextensionsV1Api(api_client)
+    names: list[str] = []
+    for path in sorted(directory.glob("*.yaml")):
+        body = yaml.safe_load(path.read_text())
+        name = body["metadata"]["name"]
+        names.append(name)
+        try:
+            ext.create_custom_resource_definition(body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            current = ext.read_custom_resource_definition(name)
+            body["metadata"]["resourceVersion"] = current.metadata.resource_version
+            ext.replace_custom_resource_definition(name, body)
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while True:
+            crd = ext.read_custom_resource_definition(name)
+            conditions = (crd.status.conditions or []) if crd.status else []
+            if any(c.type == "Established" and c.status == "True" for c in conditions):
+                break
+            if time.monotonic() > deadline:
+                raise ComponentFailedError("kube-apiserver", f"CRD {name} not Established after {timeout}s")
+            time.sleep(0.2)
+    return names
 
 
 def grant_read_access(api_client: Any, user: str = IDENTITY.user) -> None:
@@ -102,7 +138,7 @@ class HostedWebhook:
             "--log-level",
             "warning",
         ]
-        self.proc = processes.spawn("hodegos-webhook", argv, self.log)
+        self.proc = processes.spawn(COMPONENT, argv, self.log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             processes.reap()
@@ -153,6 +189,38 @@ class HostedWebhook:
         """The webhook's own Prometheus samples, ``name{labels}`` -> value."""
         text = httpx.get(f"{self.url}/metrics", verify=self._tls() or False, timeout=5.0).text
         return parse_metrics(text)
+
+
+def up(name: str, port: int = constants.WEBHOOK_PORT) -> HostedWebhook:
+    """Run the webhook for cluster ``name``: CRDs, RBAC, process, registration; recorded for ``down``.
+
+    A webhook already running for this cluster is restarted (new code, same certificates).
+    """
+    from kubernetes import config
+
+    lay = Layout.for_name(name)
+    with records.locked(lay):
+        current = records.load(lay)
+        if current is None:
+            raise ClusterNotFoundError(name, lay.root)
+        previous = current.process(COMPONENT)
+        if previous is not None:
+            processes.stop(previous)
+        if not processes.port_free(port):
+            holder = processes.port_holder(port)
+            raise PortInUseError(port, "hodegos webhook", processes.describe(holder) if holder else None)
+        admin = config.new_client_from_config(config_file=str(lay.admin_kubeconfig))  # type: ignore[no-untyped-call]
+        apply_crds(admin)
+        grant_read_access(admin)
+        hosted = HostedWebhook(lay, current.ports, port)
+        try:
+            hosted.start()
+            hosted.register(admin)
+        finally:
+            if hosted.proc is not None:
+                current.record(hosted.proc)
+                records.save(lay, current)
+    return hosted
 
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+(\S+)")

@@ -202,7 +202,8 @@ def create_app(
     async def readyz(_: Request) -> Response:
         problems = []
         if not view.synced:
-            problems.append("watch cache not synced")
+            error = getattr(view, "last_error", None)
+            problems.append("watch cache not synced" + (f" ({error})" if error else ""))
         if tls is not None and not tls.ready:
             problems.append(f"certificate not loaded: {tls.last_error or 'no files'}")
         if problems:

@@ -158,6 +158,7 @@ class _Reflector:
         self.lists = 0
         self.events = 0
         self.errors = 0
+        self.last_error: str | None = None
         self._response: Any = None
 
     def run(self) -> None:
@@ -182,6 +183,7 @@ class _Reflector:
                 if exc.status == 410:
                     self.resource_version = None
                     continue
+                self.last_error = f"{exc.status} {exc.reason}"
                 log.warning(
                     "%s list/watch failed (%s %s); retrying in %.1fs",
                     self.kind,
@@ -195,6 +197,7 @@ class _Reflector:
                 if self._stop.is_set():
                     return
                 self.errors += 1
+                self.last_error = str(exc)
                 log.warning("%s list/watch failed (%s); retrying in %.1fs", self.kind, exc, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)
@@ -340,6 +343,14 @@ class WatchView:
     @property
     def synced(self) -> bool:
         return self._namespaces.synced.is_set() and self._records.synced.is_set()
+
+    @property
+    def last_error(self) -> str | None:
+        """Why a kind is not synced yet (its latest list/watch error), for /readyz."""
+        for reflector in (self._namespaces, self._records):
+            if not reflector.synced.is_set() and reflector.last_error:
+                return f"{reflector.kind}: {reflector.last_error}"
+        return None
 
     def wait_synced(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

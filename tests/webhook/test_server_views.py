@@ -236,3 +236,22 @@ def _labels(view: WatchView, namespace: str) -> dict[str, str] | None:
 def _containers(view: WatchView, namespace: str) -> int:
     record = view.record(namespace, "deployment-web")
     return len(record.status.containers) if record and record.status else 0
+
+
+def test_reflector_keeps_retrying_and_says_why_it_is_not_synced() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    stop = threading.Event()
+    attempts = 0
+
+    def list_call(**kwargs: Any) -> _Response:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 3:
+            stop.set()
+        raise ApiException(status=404, reason="Not Found")
+
+    reflector = _Reflector("InstrumentedApplication", list_call, lambda o: o, dict, stop, 300, 0.01)
+    reflector.run()
+    assert attempts == 3 and reflector.errors == 2  # the third failure came after stop was asked
+    assert reflector.last_error == "404 Not Found" and not reflector.synced.is_set()

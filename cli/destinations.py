@@ -148,6 +148,43 @@ def read_objects(path: Path) -> tuple[list[dict[str, Any]], dict[str, set[str]]]
     return destinations, secret_keys
 
 
+@app.command("test")
+def test_destination(
+    file: Annotated[Path, typer.Option("--file", "-f", help="YAML with one Destination (and its Secret)")],
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the endpoint")] = 5.0,
+    output: Annotated[Format, typer.Option("--output", "-o", help="table, json or yaml")] = Format.table,
+) -> None:
+    """Test connection: send an empty OTLP export to the destination's own endpoint."""
+    import base64
+
+    from destinations import test_connection
+
+    if str(file) != "-" and not file.is_file():
+        fail(f"{file}: no such file")
+    text = sys.stdin.read() if str(file) == "-" else file.read_text()
+    dests, secrets = [], {}
+    for doc in yaml.safe_load_all(text):
+        if not isinstance(doc, dict):
+            continue
+        if doc.get("kind") == "Secret":
+            secrets.update({k: str(v) for k, v in (doc.get("stringData") or {}).items()})
+            secrets.update({k: base64.b64decode(v).decode() for k, v in (doc.get("data") or {}).items()})
+        else:
+            dests.append(doc)
+    if len(dests) != 1:
+        fail(f"{file}: expected exactly one Destination, found {len(dests)}")
+    result = test_connection(dests[0], secrets, timeout=timeout)
+    if output in (Format.json, Format.yaml):
+        emit({"status": result.status, "reason": result.reason, "endpoint": result.endpoint}, output)
+    else:
+        colour = "green" if result.ok else "red"
+        stderr.print(
+            f"[{colour}]{result.status}[/{colour}] {result.endpoint} {result.reason}", highlight=False
+        )
+    if not result.ok:
+        raise typer.Exit(code=1)
+
+
 def collector_config(
     role: Annotated[Role, typer.Option("--role", help="gateway or node")],
     file: Annotated[Path, typer.Option("--file", "-f", help="YAML with Destination objects ('-' = stdin)")],

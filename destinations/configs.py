@@ -97,7 +97,17 @@ class CollectorConfig:
 
     @property
     def secrets(self) -> list[str]:
+        """Names of the Secrets the collector reads (feed them with :meth:`env`, not ``envFrom``)."""
         return sorted({ref.secret for ref in self.secret_env.values()})
+
+    @property
+    def configured(self) -> list[str]:
+        return sorted(name for name, r in self.results.items() if r.configured)
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """Destination name -> why it is not in the config."""
+        return {name: r.message for name, r in self.results.items() if not r.configured}
 
 
 def _otlp_receiver(listen: Listen, *, max_recv_mib: int | None = None) -> dict[str, Any]:

@@ -147,13 +147,18 @@ def _typed(spec: FieldSpec, value: str) -> Any:
 
 def parse_key_values(value: str) -> dict[str, str]:
     """A key-value field: a JSON/YAML mapping, a list of ``{key, value}`` items, or ``k=v`` lines/commas."""
+    import json
+
     import yaml
 
     text = value.strip()
     if not text:
         return {}
     if text[0] in "{[":
-        loaded = yaml.safe_load(text)
+        try:
+            loaded = json.loads(text)
+        except ValueError:
+            loaded = yaml.safe_load(text)
         if isinstance(loaded, dict):
             return {str(k): str(v) for k, v in loaded.items()}
         if isinstance(loaded, list):

@@ -104,3 +104,37 @@ def test_collector_config_bad_input(tmp_path: Path) -> None:
     bad.write_text("kind: [unclosed\n")
     result = runner.invoke(app, ["collector-config", "--role", "gateway", "-f", str(bad)])
     assert result.exit_code == 1 and "not valid YAML" in result.stderr
+
+
+def test_destination_test_command(tmp_path: Path) -> None:
+    import base64
+
+    from tests.destinations.receivers import free_port, http_receiver
+
+    expected = "Basic " + base64.b64encode(f"u:{CANARY}".encode()).decode()
+    with http_receiver(require_header=("Authorization", expected)) as (url, _):
+        path = tmp_path / "dest.yaml"
+        path.write_text(
+            f"""\
+kind: Destination
+metadata: {{name: t}}
+spec:
+  type: otlphttp
+  signals: [traces]
+  data: {{OTLP_HTTP_ENDPOINT: "{url}", OTLP_HTTP_BASIC_AUTH_USERNAME: u}}
+  secretRef: {{name: t-auth}}
+---
+kind: Secret
+metadata: {{name: t-auth}}
+data: {{OTLP_HTTP_BASIC_AUTH_PASSWORD: {base64.b64encode(CANARY.encode()).decode()}}}
+"""
+        )
+        ok = runner.invoke(app, ["destinations", "test", "-f", str(path), "-o", "json"])
+        assert ok.exit_code == 0, ok.stderr
+        assert json.loads(ok.stdout)["status"] == "ok"
+        assert CANARY not in ok.stdout + ok.stderr
+    closed = path.read_text().replace(url, f"http://127.0.0.1:{free_port()}")
+    path.write_text(closed)
+    down = runner.invoke(app, ["destinations", "test", "-f", str(path), "--timeout", "2"])
+    assert down.exit_code == 1
+    assert "unreachable" in down.stderr

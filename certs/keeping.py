@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,11 +34,13 @@ def keep(
     publish_bundle: Publish | None = None,
     store: Store | None = None,
     current: Material | None = None,
+    settle: float = 0.0,
 ) -> tuple[Decision, Material]:
     """Bring ``directory`` up to date; returns the decision taken and the material now in force.
 
     ``current`` overrides what the directory holds (e.g. the Secret's copy, which is the source of truth
-    when several replicas share it).
+    when several replicas share it). ``settle`` is how long to wait after publishing a new caBundle before the
+    new certificate is served: API servers pick up webhook configuration changes through a watch, not at once.
     """
     policy = policy or Policy()
     now = now or datetime.now(UTC)
@@ -48,6 +51,8 @@ def keep(
         log.info("certificates: %s (%s)", decision.action, decision.reason)
         if publish_bundle is not None:
             publish_bundle(material.ca_bundle)
+            if settle > 0 and existing is not None and material.cert != existing.cert:
+                time.sleep(settle)
         if store is not None:
             store(material)
     if decision.changes or storing.read_directory(directory) != material:
@@ -67,8 +72,10 @@ class Keeper:
         policy: Policy | None = None,
         publish_bundle: Publish | None = None,
         store: Store | None = None,
+        settle: float = 10.0,
     ) -> None:
         self.directory = directory
+        self.settle = settle
         self.hosts = list(hosts)
         self.interval = interval
         self.policy = policy or Policy()
@@ -95,6 +102,7 @@ class Keeper:
                     policy=self.policy,
                     publish_bundle=self.publish_bundle,
                     store=self.store,
+                    settle=self.settle,
                 )
             except Exception:
                 log.exception("certificate check failed; retrying in %.0fs", self.interval)

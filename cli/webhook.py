@@ -153,7 +153,7 @@ def serve(
     keeper = None
     try:
         if manage_certs:
-            decision, material = keeping.keep(cert_dir, _hosts(host_names), publish_bundle=publish)
+            decision, material = keeping.keep(cert_dir, _hosts(host_names), publish_bundle=publish, settle=10.0)
             stderr.print(
                 f"certificates in {cert_dir}: {decision.action} ({decision.reason})", highlight=False
             )

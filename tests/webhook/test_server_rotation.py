@@ -11,6 +11,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from api.config import HodegosConfig
 from certs import rotation, storing
 from certs.authority import Material
 from certs.reloading import ReloadingContext
-from tests.webhook.server_support import HEADERS, client_context, issue, review_body, shop_view
+from tests.webhook.server_support import CONTAINERS, HEADERS, client_context, issue, review_body, shop_view
 from webhook.server import Settings, create_app, running
 
 HOSTS = ["localhost", "127.0.0.1"]
@@ -188,3 +189,93 @@ def _served_serial(context: ssl.SSLContext, bundle: bytes) -> int:
         result.append(int(x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)).serial_number))
     thread.join(5)
     return result[0]
+
+
+# -- the real API server as the client --------------------------------------------------------------------
+
+
+@pytest.mark.cluster
+def test_rotation_while_the_api_server_creates_pods_leaves_no_pod_uninjected(
+    kube_api: Any, hodegos_crds: list[str], make_namespace: Callable[..., str], tmp_path: Path
+) -> None:
+    """Pods created while the CA rotates: with failurePolicy Ignore a TLS failure would admit a pod silently
+    uninjected, so every created pod must carry the injection marker."""
+    from kubernetes import client
+
+    from certs import keeping
+    from tests.webhook import factories
+    from webhook import registration
+    from webhook.views import StaticView
+
+    namespace = make_namespace(annotations={constants.ANNOTATION_INSTRUMENTATION: "enabled"})
+    view = StaticView(
+        [{"metadata": {"name": namespace, "annotations": {constants.ANNOTATION_INSTRUMENTATION: "enabled"}}}],
+        [factories.record(CONTAINERS, namespace=namespace)],
+    )
+    _, first = keeping.keep(tmp_path, HOSTS)
+    tls = ReloadingContext(tmp_path / storing.CERT_FILE, tmp_path / storing.KEY_FILE)
+    app = create_app(view, HodegosConfig(), settings=Settings(reload_interval=0.1), tls=tls)
+    core = client.CoreV1Api(kube_api)
+    hooks = client.AdmissionregistrationV1Api(kube_api)
+    results: list[bool] = []
+    stop = threading.Event()
+
+    def create_one() -> bool:
+        pod = factories.deployment_pod([{"name": "app", "image": "shop/web:1.4"}])
+        pod["metadata"]["namespace"] = namespace
+        created = core.create_namespaced_pod(namespace, pod)
+        return constants.ANNOTATION_INJECTED in (created.metadata.annotations or {})
+
+    def create_pods() -> None:
+        while not stop.is_set():
+            results.append(create_one())
+
+    def publish(bundle: bytes) -> None:
+        registration.apply_ca_bundle(kube_api, bundle)
+
+    with running(app, tls=tls) as url:
+        registration.apply_configuration(
+            kube_api,
+            registration.build_configuration(
+                first.ca_bundle,
+                registration.url_client_config(url.replace("localhost", "127.0.0.1") + "/mutate"),
+            ),
+        )
+        creator = threading.Thread(target=create_pods, daemon=True)
+        try:
+            _wait(create_one)  # the API server has picked up the configuration and reaches the webhook
+            creator.start()
+            decision, second = keeping.keep(
+                tmp_path,
+                HOSTS,
+                policy=rotation.Policy(renew_fraction=1.0),
+                publish_bundle=publish,
+                settle=2.0,
+            )
+            assert decision.action == "renew-ca"
+            _wait(lambda: tls.loaded is not None and tls.loaded.serial == second.serving.serial_number)
+            mark = len(results)
+            _wait(lambda: len(results) >= mark + 10)
+            decision, _ = keeping.keep(
+                tmp_path,
+                HOSTS,
+                policy=rotation.Policy(overlap=timedelta(0)),
+                publish_bundle=publish,
+                settle=2.0,
+            )
+            assert decision.action == "trim-bundle"
+            mark = len(results)
+            _wait(lambda: len(results) >= mark + 10)
+        finally:
+            stop.set()
+            creator.join(30)
+            hooks.delete_mutating_webhook_configuration(constants.WEBHOOK_CONFIGURATION)
+    assert len(results) >= 25
+    assert all(results), f"{results.count(False)} of {len(results)} pods admitted without injection"
+
+
+def _wait(check: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)

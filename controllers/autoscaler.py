@@ -20,6 +20,7 @@ from typing import Any
 from controllers import collectors, conditions, diffing, optin, rendering, scheduling
 from controllers.context import Context
 from controllers.kube import BY_KIND, DESTINATIONS, GROUPS
+from controllers.rollouts import wants_injection
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,10 @@ def reconcile(ctx: Context) -> float | None:
             ctx.api.delete(GROUPS, ctx.namespace, meta["name"])
             groups.forget(ctx.namespace, meta["name"])
             ctx.emit(existing, "Removed", "no longer needed", "Delete")
-    gateway_render = rendering.render_gateway(destinations)
+    secret_keys = {
+        s["metadata"]["name"]: list((s.get("data") or {}).keys()) for s in ctx.cache("Secret").items()
+    }
+    gateway_render = rendering.render_gateway(destinations, secret_keys)
     for name, body in wanted.items():
         stamped = diffing.stamp(body)
         group = groups.get(ctx.namespace, name)
@@ -65,7 +69,7 @@ def reconcile(ctx: Context) -> float | None:
                 group["spec"].get("signals") or [], collectors.gateway_endpoint(ctx.namespace)
             )
         secrets = {s: _secret_data(ctx, s) for s in rendered.secrets}
-        objects, digest = collectors.desired_objects(group, rendered.config, secrets, ctx.image)
+        objects, digest = collectors.desired_objects(group, rendered.config, secrets, ctx.image, rendered.env)
         workload = None
         for obj in objects:
             stamped_obj = diffing.stamp(obj)
@@ -80,6 +84,11 @@ def reconcile(ctx: Context) -> float | None:
     for dest in destinations:
         _destination_status(ctx, dest, gateway_render)
     return None
+
+
+def _log_namespaces(records: list[dict[str, Any]], ctx: Context) -> list[str]:
+    """Namespaces of instrumented workloads, whose pod logs the node collector reads."""
+    return sorted({r["metadata"]["namespace"] for r in records if wants_injection(r, ctx.config)})
 
 
 def _group_status(
@@ -111,25 +120,16 @@ def _group_status(
 def _destination_status(ctx: Context, dest: dict[str, Any], rendered: rendering.Rendered) -> None:
     name = dest["metadata"]["name"]
     generation = dest["metadata"].get("generation")
-    if (dest.get("spec") or {}).get("disabled"):
-        cond = conditions.condition(
-            "Configured", False, "Disabled", "the destination is disabled", generation
-        )
-    elif name in rendered.problems:
-        cond = conditions.condition(
-            "Configured", False, "InvalidConfiguration", rendered.problems[name], generation
-        )
-    else:
-        cond = conditions.condition(
-            "Configured", True, "AddedToGateway", "exporting from the gateway", generation
-        )
+    result = rendered.results.get(name) or rendering.Result(False, "NotRendered", "not seen by the renderer")
+    cond = conditions.condition("Configured", result.configured, result.reason, result.message, generation)
     status = dest.get("status") or {}
     conds = conditions.set_condition(status.get("conditions"), cond, ctx.clock())
     if conds == status.get("conditions") and status.get("observedGeneration") == generation:
         return
     was = conditions.find(status.get("conditions"), "Configured")
     if cond["status"] == "False" and (was is None or was.get("message") != cond["message"]):
-        ctx.emit(dest, cond["reason"], cond["message"], "Configure", "Warning")
+        severity = "Normal" if cond["reason"] == "Disabled" else "Warning"
+        ctx.emit(dest, cond["reason"], cond["message"], "Configure", severity)
     patch = {
         "metadata": {"resourceVersion": dest["metadata"].get("resourceVersion")},
         "status": {"conditions": conds, "observedGeneration": generation},

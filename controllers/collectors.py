@@ -103,7 +103,11 @@ def _meta(group: Mapping[str, Any], name: str, role: str) -> dict[str, Any]:
 
 
 def _container(
-    image: str, resources: CollectorResources, size: Sizing, secrets: Sequence[str], host_ports: bool
+    image: str,
+    resources: CollectorResources,
+    size: Sizing,
+    env: Sequence[Mapping[str, Any]],
+    host_ports: bool,
 ) -> dict[str, Any]:
     limits = {"memory": f"{resources.memory_limit_mib}Mi"}
     if resources.cpu_limit_millis:
@@ -122,6 +126,8 @@ def _container(
         "env": [
             {"name": "GOMEMLIMIT", "value": f"{size.gomemlimit_mib}MiB"},
             {"name": constants.ENV_NODE_IP, "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+            {"name": constants.ENV_NODE_NAME, "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+            *[dict(e) for e in env],
         ],
         "ports": ports,
         "resources": {
@@ -135,8 +141,16 @@ def _container(
         "livenessProbe": {"httpGet": {"path": "/", "port": constants.COLLECTOR_HEALTH_PORT}},
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}],
     }
-    if secrets:
-        container["envFrom"] = [{"secretRef": {"name": s, "optional": True}} for s in secrets]
+    if host_ports:  # the node collector reads pod logs and host metrics
+        container["volumeMounts"] += [
+            {"name": "pod-logs", "mountPath": "/var/log/pods", "readOnly": True},
+            {
+                "name": "hostfs",
+                "mountPath": "/hostfs",
+                "readOnly": True,
+                "mountPropagation": "HostToContainer",
+            },
+        ]
     return container
 
 
@@ -144,12 +158,15 @@ def _pod_template(
     group: Mapping[str, Any], container: dict[str, Any], config_map: str, digest: str
 ) -> dict[str, Any]:
     labels = _labels(group["metadata"]["name"], group["spec"]["role"])
+    volumes: list[dict[str, Any]] = [{"name": "config", "configMap": {"name": config_map}}]
+    if group["spec"]["role"] == "node":
+        volumes += [
+            {"name": "pod-logs", "hostPath": {"path": "/var/log/pods", "type": "Directory"}},
+            {"name": "hostfs", "hostPath": {"path": "/", "type": "Directory"}},
+        ]
     return {
         "metadata": {"labels": labels, "annotations": {constants.ANNOTATION_CONFIG_HASH: digest}},
-        "spec": {
-            "containers": [container],
-            "volumes": [{"name": "config", "configMap": {"name": config_map}}],
-        },
+        "spec": {"containers": [container], "volumes": volumes},
     }
 
 
@@ -162,8 +179,13 @@ def desired_objects(
     config: Mapping[str, Any],
     secrets: Mapping[str, Mapping[str, str] | None],
     image: str,
+    env: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[list[dict[str, Any]], str]:
-    """Every object the group owns, and the config hash. ``secrets`` maps Secret name -> data."""
+    """Every object the group owns, and the config hash.
+
+    ``secrets`` maps each Secret the config reads to its data (``None`` when missing) for the hash; ``env``
+    is the container env feeding secret fields (``secretKeyRef`` entries from the renderer).
+    """
     role = group["spec"]["role"]
     name = group["metadata"]["name"]
     resources = resources_of(group)
@@ -177,7 +199,7 @@ def desired_objects(
         "data": {CONFIG_KEY: text},
     }
     selector = {"matchLabels": {constants.LABEL_NAME: name, constants.LABEL_PART_OF: constants.PRODUCT}}
-    container = _container(image, resources, size, sorted(secrets), host_ports=role == "node")
+    container = _container(image, resources, size, env, host_ports=role == "node")
     template = _pod_template(group, container, name, digest)
     if role == "node":
         daemonset = {

@@ -34,6 +34,7 @@ from controllers.manager import Manager
 from tests.controllers.cluster_support import RESTARTED, Switch, create, record_names, wait, workload_body
 from tests.controllers.conftest import api_for
 from tests.kube import KubeCluster
+from tests.support import require
 
 pytestmark = pytest.mark.cluster
 USER = "hodegos-controllers-test"
@@ -340,10 +341,10 @@ def test_collectors_follow_destinations_and_secrets(manager: Manager, admin: Api
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": "backend-token", "namespace": constants.NAMESPACE},
-        "stringData": {"TOKEN": "one"},
+        "stringData": {"OTLP_GRPC_BEARER_TOKEN": "one"},
     }
     admin.apply(SECRETS, secret)
-    good = _destination("backend", endpoint="backend.example.invalid:4317")
+    good = _destination("backend", OTLP_GRPC_ENDPOINT="backend.example.invalid:4317")
     good["spec"]["secretRef"] = {"name": "backend-token"}
     try:
         admin.apply(DESTINATIONS, good)
@@ -358,17 +359,22 @@ def test_collectors_follow_destinations_and_secrets(manager: Manager, admin: Api
             assert obj["metadata"]["ownerReferences"][0]["kind"] == "CollectorsGroup"
         cm = admin.get(CONFIGMAPS, constants.NAMESPACE, constants.GATEWAY_NAME) or {}
         config = yaml.safe_load(cm["data"]["config.yaml"])
-        assert "otlp/backend" in config["exporters"]
-        assert config["service"]["pipelines"]["traces"]["processors"][0] == "memory_limiter"
-        _validate_with_collector(cm["data"]["config.yaml"])
+        assert "otlp_grpc/backend" in config["exporters"]
+        assert config["service"]["pipelines"]["traces/backend"]["processors"][0] == "memory_limiter"
+        env = (admin.get(DEPLOYMENTS, constants.NAMESPACE, constants.GATEWAY_NAME) or {})["spec"]["template"][
+            "spec"
+        ]["containers"][0]["env"]
+        assert any(
+            (e.get("valueFrom") or {}).get("secretKeyRef", {}).get("name") == "backend-token" for e in env
+        )
         cond = wait("Configured condition", lambda: _configured(admin, "backend"))
         assert cond["status"] == "True"
 
         # A Secret edit changes the hash (and so rolls the gateway).
-        admin.apply(SECRETS, {**secret, "stringData": {"TOKEN": "two"}})
+        admin.apply(SECRETS, {**secret, "stringData": {"OTLP_GRPC_BEARER_TOKEN": "two"}})
         second = wait("hash after secret edit", lambda: (h := _gateway_hash(admin)) != first and h)
         # Editing the destination changes config and hash.
-        admin.apply(DESTINATIONS, _destination("backend", endpoint="other.example.invalid:4317"))
+        admin.apply(DESTINATIONS, _destination("backend", OTLP_GRPC_ENDPOINT="other.example.invalid:4317"))
         wait("hash after edit", lambda: (h := _gateway_hash(admin)) not in (first, second) and h)
 
         # An invalid second destination leaves the first working and says why.
@@ -376,10 +382,10 @@ def test_collectors_follow_destinations_and_secrets(manager: Manager, admin: Api
         cond = wait(
             "broken status", lambda: (c := _configured(admin, "broken")) and c["status"] == "False" and c
         )
-        assert cond["reason"] == "InvalidConfiguration" and "endpoint" in cond["message"]
+        assert cond["reason"] == "MissingField" and "OTLP_GRPC_ENDPOINT" in cond["message"]
         assert (_configured(admin, "backend") or {}).get("status") == "True"
         cm = admin.get(CONFIGMAPS, constants.NAMESPACE, constants.GATEWAY_NAME) or {}
-        assert "otlp/backend" in yaml.safe_load(cm["data"]["config.yaml"])["exporters"]
+        assert "otlp_grpc/backend" in yaml.safe_load(cm["data"]["config.yaml"])["exporters"]
     finally:
         admin.delete(DESTINATIONS, constants.NAMESPACE, "backend")
         admin.delete(DESTINATIONS, constants.NAMESPACE, "broken")
@@ -387,14 +393,11 @@ def test_collectors_follow_destinations_and_secrets(manager: Manager, admin: Api
     wait("gateway group removed", lambda: _group(admin, constants.GATEWAY_NAME) is None)
 
 
-def _validate_with_collector(text: str) -> None:
-    try:
-        from destinations import collector
-    except ImportError:
-        return
-    if not collector.is_built():
-        return
-    collector.validate(text)
+def _validate_with_collector(text: str, env: dict[str, str]) -> None:
+    from destinations import collector
+
+    require(collector.is_built(), "the pinned OpenTelemetry Collector is not built: run `make setup`")
+    collector.validate(text, env=env)
 
 
 def _writes(m: Manager) -> dict[str, int]:
@@ -408,7 +411,7 @@ def test_steady_state_makes_zero_writes(
     for i in range(3):
         create(admin, DEPLOYMENTS, workload_body("Deployment", f"idle-{i}", ns))
     wait("records", lambda: len(record_names(admin, RECORDS, ns)) == 3)
-    admin.apply(DESTINATIONS, _destination("idle-backend", endpoint="x.example.invalid:4317"))
+    admin.apply(DESTINATIONS, _destination("idle-backend", OTLP_GRPC_ENDPOINT="x.example.invalid:4317"))
     try:
         wait("gateway", lambda: _gateway_hash(admin))
         # Converged: namespaces of earlier tests are gone, and the controller has written nothing for 10 s.

@@ -35,19 +35,22 @@ def test_sizing_follows_the_memory_limit(limit: int, hard: int, spike: int, gome
 
 
 def test_memory_limiter_is_first_in_every_pipeline() -> None:
-    rendered = rendering.render_gateway([destination("a", signals=("traces", "metrics"), endpoint="x:4317")])
+    rendered = rendering.render_gateway(
+        [destination("a", signals=("traces", "metrics"), OTLP_GRPC_ENDPOINT="x:4317")]
+    )
     config = collectors.with_memory_limiter(rendered.config, collectors.sizing(CollectorResources()))
     for pipeline in config["service"]["pipelines"].values():
         assert pipeline["processors"][0] == "memory_limiter"
         assert pipeline["processors"].count("memory_limiter") == 1
     assert config["processors"]["memory_limiter"]["limit_mib"] == 462
-    assert "memory_limiter" not in rendered.config["processors"]  # input not mutated
+    assert "limit_mib" not in rendered.config["processors"]["memory_limiter"]  # input not mutated
 
 
 def test_gateway_objects() -> None:
-    rendered = rendering.render_gateway([destination("a", endpoint="x:4317")])
+    rendered = rendering.render_gateway([destination("a", OTLP_GRPC_ENDPOINT="x:4317")])
+    secret_env = [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]
     objs, digest = collectors.desired_objects(
-        group(memory_limit_mib=1024), rendered.config, {"s": {"k": "v"}}, "img"
+        group(memory_limit_mib=1024), rendered.config, {"s": {"k": "v"}}, "img", secret_env
     )
     kinds = by_kind(objs)
     assert set(kinds) == {"ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler"}
@@ -63,7 +66,7 @@ def test_gateway_objects() -> None:
         == f"{collectors.sizing(CollectorResources(memory_limit_mib=1024)).gomemlimit_mib}MiB"
     )
     assert container["resources"]["limits"]["memory"] == "1024Mi"
-    assert container["envFrom"] == [{"secretRef": {"name": "s", "optional": True}}]
+    assert secret_env[0] in container["env"]
     assert "replicas" not in kinds["Deployment"]["spec"]  # the HPA owns replicas
     ports = {p["port"] for p in kinds["Service"]["spec"]["ports"]}
     assert ports == {constants.OTLP_GRPC_PORT, constants.OTLP_HTTP_PORT}
@@ -73,15 +76,15 @@ def test_gateway_objects() -> None:
     metrics = {m["resource"]["name"] for m in kinds["HorizontalPodAutoscaler"]["spec"]["metrics"]}
     assert metrics == {"cpu", "memory"}
     text = kinds["ConfigMap"]["data"][collectors.CONFIG_KEY]
-    assert yaml.safe_load(text)["service"]["pipelines"]["traces"]["processors"][0] == "memory_limiter"
+    assert yaml.safe_load(text)["service"]["pipelines"]["traces/a"]["processors"][0] == "memory_limiter"
 
 
 def test_hash_changes_with_config_and_secret_only() -> None:
-    cfg = rendering.render_gateway([destination("a", endpoint="x:4317")]).config
+    cfg = rendering.render_gateway([destination("a", OTLP_GRPC_ENDPOINT="x:4317")]).config
     _, h1 = collectors.desired_objects(group(), cfg, {"s": {"k": "v"}}, "img")
     _, h1b = collectors.desired_objects(group(), cfg, {"s": {"k": "v"}}, "other-image")
     _, h2 = collectors.desired_objects(group(), cfg, {"s": {"k": "v2"}}, "img")
-    cfg2 = rendering.render_gateway([destination("a", endpoint="y:4317")]).config
+    cfg2 = rendering.render_gateway([destination("a", OTLP_GRPC_ENDPOINT="y:4317")]).config
     _, h3 = collectors.desired_objects(group(), cfg2, {"s": {"k": "v"}}, "img")
     _, h4 = collectors.desired_objects(group(), cfg, {"s": None}, "img")
     assert h1 == h1b
@@ -89,7 +92,11 @@ def test_hash_changes_with_config_and_secret_only() -> None:
 
 
 def test_node_collector_objects() -> None:
-    rendered = rendering.render_node(["traces", "logs"], collectors.gateway_endpoint(constants.NAMESPACE))
+    dests = [
+        destination("t", OTLP_GRPC_ENDPOINT="x:4317"),
+        destination("l", signals=("logs",), OTLP_GRPC_ENDPOINT="y:4317"),
+    ]
+    rendered = rendering.render_node(dests, collectors.gateway_endpoint(constants.NAMESPACE), ["apps"])
     objs, _ = collectors.desired_objects(group("node"), rendered.config, {}, "img")
     kinds = by_kind(objs)
     assert set(kinds) == {"ConfigMap", "DaemonSet"}
@@ -97,18 +104,31 @@ def test_node_collector_objects() -> None:
     assert {p.get("hostPort") for p in ports} >= {constants.OTLP_GRPC_PORT, constants.OTLP_HTTP_PORT}
     config = yaml.safe_load(kinds["ConfigMap"]["data"][collectors.CONFIG_KEY])
     assert set(config["service"]["pipelines"]) == {"traces", "logs"}
-    assert config["exporters"]["otlp/gateway"]["endpoint"].startswith(constants.GATEWAY_NAME)
+    gateway = next(v for k, v in config["exporters"].items() if k.endswith("/gateway"))
+    assert gateway["endpoint"].startswith(constants.GATEWAY_NAME)
+    assert "filelog" in config["service"]["pipelines"]["logs"]["receivers"]
+    volumes = {v["name"] for v in kinds["DaemonSet"]["spec"]["template"]["spec"]["volumes"]}
+    assert volumes == {"config", "pod-logs", "hostfs"}
 
 
 def test_render_gateway_reports_bad_destinations_and_keeps_good_ones() -> None:
-    good = destination("good", endpoint="x:4317")
+    good = destination("good", OTLP_GRPC_ENDPOINT="x:4317")
     good["spec"]["secretRef"] = {"name": "good-secret"}
-    rendered = rendering.render_gateway([good, destination("bad"), destination("weird", kind="nosuch")])
+    rendered = rendering.render_gateway(
+        [good, destination("bad"), destination("weird", kind="nosuch")],
+        secret_keys={"good-secret": ["OTLP_GRPC_BEARER_TOKEN"]},
+    )
     assert rendered.configured == ["good"]
     assert set(rendered.problems) == {"bad", "weird"}
-    assert "endpoint" in rendered.problems["bad"]
+    assert "OTLP_GRPC_ENDPOINT" in rendered.problems["bad"]
+    assert rendered.results["weird"].reason == "UnknownType"
     assert rendered.secrets == ["good-secret"]
-    assert rendered.config["service"]["pipelines"]["traces"]["exporters"] == ["otlp/good"]
+    assert rendered.env[0]["valueFrom"]["secretKeyRef"] == {
+        "name": "good-secret",
+        "key": "OTLP_GRPC_BEARER_TOKEN",
+    }
+    exporters = [e for p in rendered.config["service"]["pipelines"].values() for e in p["exporters"]]
+    assert exporters == ["otlp_grpc/good"]
 
 
 def test_render_gateway_without_destinations_still_starts() -> None:
@@ -121,3 +141,20 @@ def test_workload_ready() -> None:
     assert collectors.workload_ready({"kind": "Deployment", "status": {"availableReplicas": 1}})[0]
     ds = {"kind": "DaemonSet", "status": {"desiredNumberScheduled": 2, "numberAvailable": 1}}
     assert collectors.workload_ready(ds)[1] == "PodsUnavailable"
+
+
+@pytest.mark.collector
+def test_the_real_collector_accepts_both_configs_with_our_memory_limiter() -> None:
+    from destinations import collector
+    from tests.support import require
+
+    require(collector.is_built(), "the pinned OpenTelemetry Collector is not built: run `make setup`")
+    good = destination("good", signals=("traces", "metrics", "logs"), OTLP_GRPC_ENDPOINT="x:4317")
+    good["spec"]["secretRef"] = {"name": "tok"}
+    gateway = rendering.render_gateway([good], secret_keys={"tok": ["OTLP_GRPC_BEARER_TOKEN"]})
+    node = rendering.render_node([good], collectors.gateway_endpoint(constants.NAMESPACE), ["apps"])
+    for role, rendered in (("gateway", gateway), ("node", node)):
+        objs, _ = collectors.desired_objects(group(role), rendered.config, {}, "img", rendered.env)
+        text = by_kind(objs)["ConfigMap"]["data"][collectors.CONFIG_KEY]
+        env = {e["name"]: "x" for e in rendered.env} | {constants.ENV_NODE_NAME: "node-1"}
+        collector.validate(text, env=env)

@@ -102,7 +102,6 @@ class StaticView:
         if not path.exists():
             raise ViewError(f"{path}: no such file or directory")
         files = sorted(p for p in path.iterdir() if p.suffix in _SUFFIXES) if path.is_dir() else [path]
-        objects: list[Mapping[str, Any]] = []
         namespaces: list[Mapping[str, Any]] = []
         records: list[InstrumentedApplication] = []
         for file in files:
@@ -116,7 +115,6 @@ class StaticView:
             part = cls.from_objects(docs, source=str(file))
             namespaces += part._namespaces.values()
             records += part._records.values()
-            objects += docs
         return cls(namespaces, records)
 
 

@@ -15,7 +15,7 @@ Both have the ``health_check`` extension and self-telemetry (Prometheus metrics 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -314,7 +314,3 @@ def render_node(
 ) -> CollectorConfig:
     """The node collector config: receives what the configured destinations need, sends it to the gateway."""
     return node_from_plan(plan(destinations), options)
-
-
-def signals_config(signals: Sequence[Signal]) -> list[Signal]:
-    return [s for s in SIGNALS if s in signals]

@@ -51,6 +51,19 @@ def every_sample() -> tuple[list[dict[str, Any]], dict[str, str]]:
             dest, values = sample_destination(t.type, name, signals=wanted, required_only=minimal)
             dests.append(dest)
             secrets.update({f"{name}/{k}": v for k, v in values.items()})
+        # every dropdown option and both checkbox states, so every template branch is loaded once
+        for f in t.fields:
+            choices = (
+                f.values() if f.kind == "dropdown" else ["true", "false"] if f.kind == "checkbox" else []
+            )
+            for index, choice in enumerate(choices):
+                name = f"{t.type}-{f.name.lower().replace('_', '-')}-{index}"
+                dest, values = sample_destination(t.type, name, signals=signals)
+                if t.type == "dynamic" and f.name == "DYNAMIC_DESTINATION_TYPE":
+                    continue  # its configuration text is written for one exporter; see test_dynamic_*
+                dest["spec"]["data"][f.name] = choice
+                dests.append(dest)
+                secrets.update({f"{name}/{k}": v for k, v in values.items()})
     return dests, secrets
 
 
@@ -189,3 +202,41 @@ def test_node_and_gateway_configs_for_mixed_sets_validate(otelcol: Path, mix: st
         assert "filelog" in node.config["service"]["pipelines"]["logs"]["receivers"]
     if mix == "all-signals":
         assert "hostmetrics" in node.config["service"]["pipelines"]["metrics"]["receivers"]
+
+
+@pytest.mark.parametrize(
+    ("exporter", "config"),
+    [
+        ("prometheusremotewrite", "endpoint: http://prom:9090/api/v1/write\n"),
+        ("otlp_grpc", "endpoint: c:4317\ntls: {insecure: true}\n"),
+        ("debug", "verbosity: detailed\n"),
+    ],
+)
+def test_dynamic_destination_with_user_written_config_validates(
+    otelcol: Path, exporter: str, config: str
+) -> None:
+    signals = ["metrics"] if exporter == "prometheusremotewrite" else ["traces", "logs"]
+    dest = {
+        "metadata": {"name": "dyn"},
+        "spec": {
+            "type": "dynamic",
+            "signals": signals,
+            "data": {"DYNAMIC_DESTINATION_TYPE": exporter, "DYNAMIC_CONFIGURATION_DATA": config},
+        },
+    }
+    rendered = render_gateway([dest])
+    assert rendered.results["dyn"].configured, rendered.results["dyn"].message
+    collector.validate(rendered.config, binary=otelcol)
+
+
+def test_dynamic_destination_errors_name_the_field() -> None:
+    base = {"DYNAMIC_DESTINATION_TYPE": "otlp_http", "DYNAMIC_CONFIGURATION_DATA": "endpoint: [unclosed\n"}
+    bad_yaml = {"metadata": {"name": "a"}, "spec": {"type": "dynamic", "signals": ["traces"], "data": base}}
+    result = render_gateway([bad_yaml]).results["a"]
+    assert (result.configured, result.field) == (False, "spec.data.DYNAMIC_CONFIGURATION_DATA")
+    not_a_map = {**base, "DYNAMIC_CONFIGURATION_DATA": "- a\n- b\n"}
+    bad_shape = {
+        "metadata": {"name": "b"},
+        "spec": {"type": "dynamic", "signals": ["traces"], "data": not_a_map},
+    }
+    assert render_gateway([bad_shape]).results["b"].field == "spec.data.DYNAMIC_CONFIGURATION_DATA"

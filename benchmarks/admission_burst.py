@@ -89,6 +89,8 @@ def main() -> int:
 
     from kubernetes import client, config
 
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
     say = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
     result = lifecycle.up(args.cluster, nodes=4, port=args.port, build=False, progress=say)
     lay, ports = Layout.for_name(args.cluster), Ports(int(result.status["server"].rsplit(":", 1)[1]))
@@ -205,8 +207,22 @@ def main() -> int:
         print(f"  fail-open (API server)     {total(after, FAIL_OPEN) - total(before, FAIL_OPEN):.0f}")
         print(f"  rejections (API server)    {total(after, REJECTED) - total(before, REJECTED):.0f}")
         print(f"  injected pods (listed)     {injected} / {len(pods)}")
-        answered = hosted.metrics().get(INJECTED_KEY, 0)
-        print(f"  webhook's own count        {answered:.0f} injected")
+        own = hosted.metrics()
+        print(f"  webhook's own count        {own.get(INJECTED_KEY, 0):.0f} injected")
+        # The webhook's own clock (body read to answer written), apart from TLS, network and queueing.
+        own_buckets = {
+            _labels(k)["le"]: v
+            for k, v in own.items()
+            if k.startswith("hodegos_webhook_admission_duration_seconds_bucket")
+        }
+        count = own_buckets.get("+Inf", 0)
+        shown = ", ".join(
+            f"<= {float(le) * 1000:g} ms {100 * own_buckets[le] / count:.1f} %"
+            for le in sorted((k for k in own_buckets if k != "+Inf"), key=float)
+            if count and float(le) <= 0.1
+        )
+        print(f"  webhook's own latency      {shown}")
+        print(f"  load average at start      {load}")
         core.delete_namespace(namespace)
     finally:
         if not args.keep:

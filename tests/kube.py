@@ -1,7 +1,8 @@
 """Pytest fixtures for tests against the real local control plane (``hodegos cluster``).
 
 Registered from ``tests/conftest.py``. The session brings one cluster up (a dedicated name and ports, so a
-developer's demo cluster is never touched), and brings it down at the end if it started it.
+developer's demo cluster is never touched), and brings it down at the end unless another pytest session
+still uses it or ``HODEGOS_TEST_KEEP_CLUSTER=1`` is set (fast reruns).
 
 Fixtures:
 
@@ -30,7 +31,8 @@ from typing import Any
 
 import pytest
 
-from cli.clustering import lifecycle, pki, tools
+from cli.clustering import lifecycle, pki, processes, tools
+from cli.clustering import state as records
 from cli.clustering.layout import Layout, Ports
 from cli.clustering.webhook_host import apply_crds
 from tests.support import require
@@ -81,11 +83,33 @@ class KubeCluster:
         return events
 
 
+def _sessions(lay: Layout) -> Path:
+    return lay.root.parent / f".{lay.name}.sessions"
+
+
+def _live_sessions(lay: Layout) -> list[Path]:
+    """Session markers of test runs still alive (``<pid>-<start ticks>``); stale ones are removed."""
+    live = []
+    for marker in _sessions(lay).glob("*-*"):
+        pid, _, ticks = marker.name.partition("-")
+        if pid.isdigit() and ticks.isdigit() and processes.start_ticks(int(pid)) == int(ticks):
+            live.append(marker)
+        else:
+            marker.unlink(missing_ok=True)
+    return live
+
+
 @pytest.fixture(scope="session")
 def kube_cluster() -> Iterator[KubeCluster]:
     missing = tools.missing()
     require(not missing, f"local control plane binaries not built ({', '.join(missing)}): run `make setup`")
     lay = Layout.for_name(TEST_CLUSTER)
+    # Several pytest sessions may share the cluster (parallel runs on one machine): each leaves a marker,
+    # and the last one to finish brings the cluster down.
+    marker = _sessions(lay) / f"{os.getpid()}-{processes.start_ticks(os.getpid())}"
+    with records.locked(lay):
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
     result = lifecycle.up(TEST_CLUSTER, nodes=2, port=TEST_PORT, build=False)
     cluster = KubeCluster(
         name=TEST_CLUSTER,
@@ -97,7 +121,10 @@ def kube_cluster() -> Iterator[KubeCluster]:
     try:
         yield cluster
     finally:
-        if not result.already_up and not os.environ.get("HODEGOS_TEST_KEEP_CLUSTER"):
+        with records.locked(lay):
+            marker.unlink(missing_ok=True)
+            last = not _live_sessions(lay)
+        if last and not os.environ.get("HODEGOS_TEST_KEEP_CLUSTER"):
             lifecycle.down(TEST_CLUSTER)
 
 

@@ -81,6 +81,39 @@ def test_up_status_idempotence_restart_and_down(life_cluster: Layout) -> None:
     second = _pids(report)
     assert not set(second.values()) & set(first.values())
 
+    # `down --keep` stops the processes but keeps data and credentials: the next `up` resumes on them.
+    kubectl = [str(tools.KUBERNETES.path("kubectl")), f"--kubeconfig={life_cluster.admin_kubeconfig}"]
+    subprocess.run(
+        [*kubectl, "create", "configmap", "survivor", "--from-literal=k=v"], check=True, capture_output=True
+    )
+    kept = hodegos("down", "--name", NAME, "--keep", "-q")
+    assert kept.returncode == 0 and life_cluster.root.exists()
+    assert not any(
+        processes.alive(processes.Started.from_json(p))
+        for p in json.loads(life_cluster.state_file.read_text())["processes"]
+    )
+    assert _status()[1]["phase"] == "Stopped"
+    resumed = hodegos("up", "--name", NAME, "--no-build", "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    got = subprocess.run(
+        [*kubectl, "get", "configmap", "survivor", "-o", "jsonpath={.data.k}"], capture_output=True, text=True
+    )
+    assert got.stdout == "v", got.stderr
+
+    # The hosted webhook is recorded with the cluster, shown by status and stopped by `down`.
+    webhook_port = processes.free_block(PORT + 6, size=1)
+    hosted = hodegos("webhook", "--name", NAME, "--port", str(webhook_port))
+    assert hosted.returncode == 0, hosted.stderr
+    code, report = _status()
+    assert code == 0 and "hodegos-webhook" in _pids(report)
+    configuration = subprocess.run(
+        [*kubectl, "get", "mutatingwebhookconfiguration", "-o", "name"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "hodegos-pod-injection" in configuration
+
     # `down` stops exactly what it started and removes the state.
     record = json.loads(life_cluster.state_file.read_text())
     started_procs = [processes.Started.from_json(p) for p in record["processes"]]

@@ -161,4 +161,6 @@ class BpfProgram:
 
     def close(self) -> None:
         with self.lock:
+            for event in list(self.bpf.uprobe_fds):
+                self.detach(event)
             self.bpf.cleanup()

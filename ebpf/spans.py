@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 KIND_SERVER = 1
 KIND_CLIENT = 2
@@ -18,12 +19,13 @@ FLAG_LOCAL_PARENT = 8
 
 _HEADER = struct.Struct("<IIQQQQQQQQQqII")
 _STRINGS = (("method", 16), ("path", 128), ("host", 64), ("scheme", 16), ("remote", 64), ("traceparent", 56))
-RECORD_SIZE = _HEADER.size + sum(size for _, size in _STRINGS)
+# One unpack for the whole record: the drain thread decodes every span, so this is on the hot path.
+_RECORD = struct.Struct(_HEADER.format + "".join(f"{size}s" for _, size in _STRINGS))
+RECORD_SIZE = _RECORD.size
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     kind: int
     pid: int
     goroutine: int
@@ -67,7 +69,7 @@ def parse_traceparent(value: str) -> tuple[str, str, int] | None:
     return trace_id, span_id, int(match.group(4), 16)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Span:
     name: str
     kind: str  # "server" | "client"

@@ -1,0 +1,3 @@
+module hodegos.dev/benchmarks/loadgen
+
+go 1.19

@@ -66,11 +66,17 @@ class NodeOptions:
     # "passthrough": k8sattributes only tags the sender's IP, no API access (runs anywhere);
     # "off": no k8sattributes processor.
     kubernetes: Literal["cluster", "passthrough", "off"] = "cluster"
+    # how k8sattributes reaches the API server in "cluster" mode: the pod's service account, or a
+    # kubeconfig (KUBECONFIG) when the collector runs outside a pod
+    kube_auth: Literal["serviceAccount", "kubeConfig"] = "serviceAccount"
     node_name_env: str = constants.ENV_NODE_NAME
     log_sources: tuple[LogSource, ...] = ()
     pod_log_root: str = "/var/log/pods"
     host_root: str | None = "/hostfs"  # where the host's / is mounted for hostmetrics
-    detectors: tuple[str, ...] = ("env", "system")
+    # "env" reads OTEL_RESOURCE_ATTRIBUTES of the collector (e.g. k8s.cluster.name set by the chart); add
+    # cloud detectors ("gcp", "ec2", "eks", "azure", "aks") on those platforms. Not "system": in a pod it
+    # would stamp the collector pod's hostname on every workload's telemetry.
+    detectors: tuple[str, ...] = ("env",)
     memory_limit_percentage: int = 75
     memory_spike_percentage: int = 20
     log_level: str = "info"
@@ -192,12 +198,12 @@ def render_gateway(
     return gateway_from_plan(plan(destinations, secret_keys=secret_keys), options)
 
 
-def _k8sattributes(mode: str, node_env: str) -> dict[str, Any]:
+def _k8sattributes(mode: str, node_env: str, auth: str) -> dict[str, Any]:
     if mode == "passthrough":
         return {"passthrough": True}
     workload_attrs = sorted(set(constants.WORKLOAD_ATTRIBUTE.values()))
     return {
-        "auth_type": "serviceAccount",
+        "auth_type": auth,
         "passthrough": False,
         "filter": {"node_from_env_var": node_env},
         "extract": {
@@ -255,7 +261,7 @@ def node_from_plan(planned: Plan, options: NodeOptions = NodeOptions()) -> Colle
     chain = [limiter]
     if options.kubernetes != "off":
         k8s = components.name("processors", "k8sattributes")
-        processors[k8s] = _k8sattributes(options.kubernetes, options.node_name_env)
+        processors[k8s] = _k8sattributes(options.kubernetes, options.node_name_env, options.kube_auth)
         chain.append(k8s)
     detection = components.name("processors", "resourcedetection")
     processors[detection] = {"detectors": list(options.detectors), "timeout": "2s", "override": False}

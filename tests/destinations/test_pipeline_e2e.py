@@ -172,3 +172,86 @@ def test_sdk_to_node_to_gateway_to_destination(otelcol: Path, tmp_path: Path) ->
             assert all(r.headers.get("Authorization") == expected_auth for r in recorder.received)
         for log in (gateway_log, node_log):
             assert CANARY not in log.read_text()
+
+
+@pytest.mark.timeout(300)
+def test_node_k8sattributes_enriches_from_the_real_api_server(
+    otelcol: Path, tmp_path: Path, kube_cluster: Any, kube_api: Any, kube_namespace: str
+) -> None:
+    """Cluster mode against the local kube-apiserver: the SDK sends only the pod UID; k8sattributes on the
+    node collector adds the pod's name, namespace and node from the API (auth via kubeconfig, as a collector
+    outside a pod would; in a pod it is the service account)."""
+    from kubernetes import client
+
+    core: Any = client.CoreV1Api(kube_api)
+    node_name: str = core.list_node().items[0].metadata.name
+    pod = core.create_namespaced_pod(
+        kube_namespace,
+        {
+            "metadata": {"name": "checkout-0", "labels": {"app": "checkout"}},
+            "spec": {
+                "nodeName": node_name,
+                "containers": [{"name": "app", "image": "example.invalid/app:1"}],
+            },
+        },
+    )
+    uid: str = pod.metadata.uid
+    with http_receiver() as (url, recorder):
+        destination = {
+            "metadata": {"name": "local"},
+            "spec": {"type": "otlphttp", "signals": ["traces"], "data": {"OTLP_HTTP_ENDPOINT": url}},
+        }
+        gw_listen, node_listen = listen(), listen()
+        gateway = render_gateway([destination], options=GatewayOptions(listen=gw_listen))
+        node = render_node(
+            [destination],
+            options=NodeOptions(
+                listen=node_listen,
+                gateway_endpoint=f"127.0.0.1:{gw_listen.otlp_grpc_port}",
+                kubernetes="cluster",
+                kube_auth="kubeConfig",
+                host_root=None,
+            ),
+        )
+        node_env = {"HODEGOS_NODE_NAME": node_name, "KUBECONFIG": str(kube_cluster.kubeconfig)}
+        with (
+            running(
+                otelcol,
+                gateway.config,
+                health_port=gw_listen.health_port,
+                workdir=tmp_path,
+                name="gateway",
+                env={},
+            ),
+            running(
+                otelcol,
+                node.config,
+                health_port=node_listen.health_port,
+                workdir=tmp_path,
+                name="node",
+                env=node_env,
+            ),
+        ):
+            resource = Resource.create({"service.name": "checkout", "k8s.pod.uid": uid})
+            deadline = time.monotonic() + 60
+            enriched = False
+            while not enriched and time.monotonic() < deadline:
+                # the pod informer syncs asynchronously after start: send until an enriched span arrives
+                provider = TracerProvider(resource=resource)
+                provider.add_span_processor(
+                    SimpleSpanProcessor(
+                        OTLPSpanExporter(endpoint=f"http://127.0.0.1:{node_listen.otlp_http_port}/v1/traces")
+                    )
+                )
+                with provider.get_tracer("e2e").start_as_current_span("GET /cart"):
+                    pass
+                provider.shutdown()
+                time.sleep(1)
+                enriched = any(
+                    a.get("k8s.pod.name") == "checkout-0" for a in recorder.resource_attributes("/v1/traces")
+                )
+            arrived = wait_for(recorder, "/v1/traces", lambda a: a.get("k8s.pod.name") == "checkout-0")
+    attrs = arrived[0]
+    assert attrs["k8s.namespace.name"] == kube_namespace
+    assert attrs["k8s.node.name"] == node_name
+    assert attrs["k8s.pod.uid"] == uid

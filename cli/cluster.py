@@ -104,8 +104,9 @@ def down(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Stop exactly the processes `up` started (by PID) and remove the cluster's state."""
-    lay = Layout.for_name(name) if name else None
-    if lay is not None and not lay.root.exists():
+    with _errors():
+        lay = Layout.for_name(name)
+    if not lay.root.exists():
         stderr.print(f"cluster [bold]{name}[/bold] is not up (nothing in {lay.root})")
         return
     with _errors(), _progress(quiet) as say:
@@ -157,7 +158,8 @@ def kubeconfig(
     group: list[str] = typer.Option([], "--group", help="Group of --user (repeatable)."),
 ) -> None:
     """Print the path of the cluster's admin kubeconfig (or its content), or issue one for another user."""
-    lay = Layout.for_name(name)
+    with _errors():
+        lay = Layout.for_name(name)
     if not lay.admin_kubeconfig.is_file():
         fail(f"no kubeconfig for cluster {name!r}: start it with `hodegos cluster up --name {name}`")
     path = lay.admin_kubeconfig

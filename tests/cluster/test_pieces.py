@@ -195,3 +195,20 @@ def test_subprocess_cli_help() -> None:
     assert out.returncode == 0
     for command in ("up", "down", "status", "kubeconfig", "build"):
         assert command in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["down", "--name", "BAD"], "invalid cluster name 'BAD'"),
+        (["kubeconfig", "--name", "BAD"], "invalid cluster name 'BAD'"),
+        (["up", "--name", "ok", "--nodes", "0", "--no-build"], "--nodes must be between 1 and 100"),
+        (["up", "--name", "ok", "--port", "80", "--no-build"], "port 80 is outside 1024-65530"),
+        (["status", "--name", "never-started"], "no local cluster named 'never-started'"),
+    ],
+)
+def test_cli_errors_are_one_clear_line(args: list[str], message: str, state_root: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "cli.main", "cluster", *args], capture_output=True, text=True)
+    assert out.returncode == 1
+    text = " ".join(out.stderr.split())
+    assert text.startswith("error: ") and message in text and "Traceback" not in text

@@ -10,7 +10,6 @@ as an environment variable from the destination's Secret.
 from __future__ import annotations
 
 import base64
-import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,8 @@ import pytest
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
@@ -81,14 +81,10 @@ def send_telemetry(node_http: int) -> None:
     logger_provider.add_log_record_processor(
         SimpleLogRecordProcessor(OTLPLogExporter(endpoint=f"{base}/v1/logs"))
     )
-    logger = logging.getLogger("hodegos.e2e")
-    handler = LoggingHandler(logger_provider=logger_provider)
-    logger.addHandler(handler)
-    try:
-        logger.warning("order placed")
-    finally:
-        logger.removeHandler(handler)
-        logger_provider.shutdown()
+    logger_provider.get_logger("e2e").emit(
+        LogRecord(body="order placed", severity_number=SeverityNumber.WARN)
+    )
+    logger_provider.shutdown()
 
 
 @pytest.mark.timeout(240)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ pytestmark = [pytest.mark.agents, pytest.mark.usefixtures("can_run_pods")]
 
 @dataclass(frozen=True)
 class Case:
-    command: list[str]
+    language: str
+    command: list[str]  # "{python3.12}" stands for that CPython's interpreter, found at test time
     runtime_version: str
     user_env: dict[str, str]  # the user's own launcher value, which must survive injection
     launcher: tuple[str, str]  # the launcher variable and its exact value after injection (the contract)
@@ -38,6 +39,7 @@ class Case:
 
 CASES = {
     "python": Case(
+        language="python",
         command=["/usr/bin/python3", "/app/server.py"],
         runtime_version="3.11",
         user_env={"PYTHONPATH": "/app/lib"},  # Flask lives there: the app only starts if it survives
@@ -50,6 +52,7 @@ CASES = {
         server_spans=True,
     ),
     "nodejs": Case(
+        language="nodejs",
         command=["node", "/app/server.js"],
         runtime_version="20",
         user_env={"NODE_OPTIONS": "--max-old-space-size=256"},
@@ -62,6 +65,7 @@ CASES = {
         server_spans=True,
     ),
     "java": Case(
+        language="java",
         command=["java", "-cp", "/app/classes", "Server"],
         runtime_version="17",
         user_env={"JAVA_TOOL_OPTIONS": "-Xmx256m"},
@@ -71,6 +75,25 @@ CASES = {
         server_spans=True,
     ),
 }
+
+
+# The agent image targets one CPython minor (3.11, like its native wheels); its native modules have
+# pure-Python fallbacks, so the same build must also serve the neighbouring minors an app may run.
+for _minor in ("3.10", "3.12", "3.13"):
+    CASES[f"python{_minor.replace('.', '')}"] = replace(
+        CASES["python"], command=[f"{{python{_minor}}}", "/app/server.py"], runtime_version=_minor
+    )
+
+
+def interpreter(command: list[str]) -> list[str]:
+    """Resolve a ``{pythonX.Y}`` placeholder to an installed CPython X.Y (pyenv's, on this machine)."""
+    if not command[0].startswith("{"):
+        return command
+    name = command[0].strip("{}")
+    minor = name.removeprefix("python")
+    found = sorted((Path.home() / ".pyenv" / "versions").glob(f"{minor}.*/bin/{name}"))
+    require(found, f"CPython {minor} is not installed (pyenv)")
+    return [str(found[-1]), *command[1:]]
 
 
 def free_port() -> int:
@@ -97,13 +120,15 @@ def get(port: int, path: str) -> str:
         return str(reply.read().decode())
 
 
-def app_pod(language: str, port: int, user_init: bool = False) -> tuple[dict[str, Any], str, str]:
+def app_pod(case_id: str, port: int, user_init: bool = False) -> tuple[dict[str, Any], str, str]:
     """The app's pod; ``user_init`` adds the user's own init container and volume, which must keep working."""
-    case = CASES[language]
-    deployment = f"shop-{language}"
-    image = f"shop/{language}-app:1"
+    case = CASES[case_id]
+    deployment = f"shop-{case_id}"
+    image = f"shop/{case.language}-app:1"
     env = [{"name": "PORT", "value": str(port)}] + [{"name": k, "value": v} for k, v in case.user_env.items()]
-    app: dict[str, Any] = {"name": "app", "image": image, "command": case.command, "env": env}
+    # A user's own SDK setting (export every second, not five): it must survive, and keeps the test short.
+    env.append({"name": "OTEL_BSP_SCHEDULE_DELAY", "value": "1000"})
+    app: dict[str, Any] = {"name": "app", "image": image, "command": interpreter(case.command), "env": env}
     pod = deployment_pod(deployment, [app])
     if user_init:
         app["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
@@ -128,17 +153,18 @@ def complete(spans: list[ReceivedSpan], server_spans: bool) -> bool:
     return any(s.parent_span_id == c.span_id for c in clients for s in servers)
 
 
-@pytest.mark.parametrize("language", list(CASES))
+@pytest.mark.parametrize("case_id", list(CASES))
 def test_injected_pod_sends_spans_with_kubernetes_resource(
-    language: str, receiver: OtlpReceiver, tmp_path: Path
+    case_id: str, receiver: OtlpReceiver, tmp_path: Path
 ) -> None:
-    case = CASES[language]
+    case = CASES[case_id]
+    language = case.language
     agent = agent_tree(language)
     app_image_tree = app_tree(language)
-    if language == "python":
+    if case_id == "python":
         require(Path("/usr/bin/python3").exists(), "the Python app runs on the system CPython 3.11")
     port = free_port()
-    pod, deployment, image = app_pod(language, port, user_init=True)
+    pod, deployment, image = app_pod(case_id, port, user_init=True)
     rec = record(deployment, [{"name": "app", "language": language, "runtimeVersion": case.runtime_version}])
 
     mutated, outcome = inject(pod, rec)

@@ -8,7 +8,9 @@ lean asyncio HTTP/1.1 client over keep-alive TLS connections, like the API serve
 a realistic 2-container Deployment pod (about 3 KB) that gets injected (Python + Node.js).
 
 Closed loop: ``c`` connections each send the next request as soon as the answer arrives; printed per level:
-admissions/s, p50, p99, max (client-side, so they include the client's own overhead). Open loop (``--rate``):
+admissions/s, p50, p99, max (client-side, so they include the client's own overhead), and the server
+process's CPU time per admission (user + system, from /proc: a figure other load on the machine does not
+inflate the way it inflates latency tails). Open loop (``--rate``):
 requests start on a fixed schedule regardless of answers, the honest way to check "p99 at N admissions/s".
 """
 
@@ -314,11 +316,17 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _row(label: str, latencies: list[float], seconds: float) -> str:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (from /proc), to report cost per admission independent of load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _row(label: str, latencies: list[float], seconds: float, cpu: float) -> str:
     ms = [v * 1000 for v in latencies]
     return (
         f"{label:>14}  {len(ms) / seconds:>9.0f}  {statistics.median(ms):>7.2f}"
-        f"  {_percentile(ms, 0.99):>7.2f}  {max(ms):>7.2f}"
+        f"  {_percentile(ms, 0.99):>7.2f}  {max(ms):>7.2f}  {cpu / len(ms) * 1e6:>8.0f}"
     )
 
 
@@ -358,15 +366,19 @@ def main() -> None:
                 f"AdmissionReview {len(body)} bytes (2-container Deployment pod, injected); "
                 f"{args.seconds:.0f}s per level; core {'inline' if args.inline else 'in a worker thread'}"
             )
-            print(f"{'load':>14}  {'adm/s':>9}  {'p50 ms':>7}  {'p99 ms':>7}  {'max ms':>7}")
+            print(f"{'load':>14}  {'adm/s':>9}  {'p50 ms':>7}  {'p99 ms':>7}  {'max ms':>7}  {'CPU us':>8}")
             import uvloop
 
             for level in [int(x) for x in args.levels.split(",") if x]:
+                cpu = _cpu_seconds(server.pid)
                 latencies = uvloop.run(closed_loop(port, context, level, args.seconds))
-                print(_row(f"conc {level}", latencies, args.seconds), flush=True)
+                cpu = _cpu_seconds(server.pid) - cpu
+                print(_row(f"conc {level}", latencies, args.seconds, cpu), flush=True)
             if args.rate > 0:
+                cpu = _cpu_seconds(server.pid)
                 latencies = uvloop.run(open_loop(port, context, args.rate, args.seconds, pool=16))
-                print(_row(f"{args.rate:.0f}/s open", latencies, args.seconds), flush=True)
+                cpu = _cpu_seconds(server.pid) - cpu
+                print(_row(f"{args.rate:.0f}/s open", latencies, args.seconds, cpu), flush=True)
         finally:
             server.terminate()
             server.join(10)

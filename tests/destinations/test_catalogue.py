@@ -119,3 +119,50 @@ def test_a_secret_cannot_go_through_a_filter(tmp_path: Path) -> None:
 def test_unknown_type_is_a_clear_error() -> None:
     with pytest.raises(UnknownTypeError, match="unknown destination type 'nope'"):
         catalogue.get_type("nope")
+
+
+def test_the_builder_manifest_lists_exactly_the_built_components() -> None:
+    """The manifest and the component table agree, and every built component is used by some config."""
+    import yaml
+
+    from destinations.collector import MANIFEST
+
+    modules = {
+        "otlpreceiver": ("receivers", "otlp"),
+        "filelogreceiver": ("receivers", "filelog"),
+        "hostmetricsreceiver": ("receivers", "hostmetrics"),
+        "nopreceiver": ("receivers", "nop"),
+        "memorylimiterprocessor": ("processors", "memory_limiter"),
+        "batchprocessor": ("processors", "batch"),
+        "k8sattributesprocessor": ("processors", "k8sattributes"),
+        "resourcedetectionprocessor": ("processors", "resourcedetection"),
+        "resourceprocessor": ("processors", "resource"),
+        "otlpexporter": ("exporters", "otlp_grpc"),
+        "otlphttpexporter": ("exporters", "otlp_http"),
+        "debugexporter": ("exporters", "debug"),
+        "nopexporter": ("exporters", "nop"),
+        "googlecloudexporter": ("exporters", "googlecloud"),
+        "prometheusremotewriteexporter": ("exporters", "prometheusremotewrite"),
+        "clickhouseexporter": ("exporters", "clickhouse"),
+        "healthcheckextension": ("extensions", "health_check"),
+        "basicauthextension": ("extensions", "basicauth"),
+        "bearertokenauthextension": ("extensions", "bearertokenauth"),
+    }
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    listed = set()
+    for kind in ("receivers", "processors", "connectors", "exporters", "extensions"):
+        for entry in manifest.get(kind) or []:
+            module = entry["gomod"].split()[0].rsplit("/", 1)[-1]
+            assert modules[module][0] == kind, module
+            listed.add(modules[module])
+    built = {(kind, name) for kind, table in components.KINDS.items() for name, c in table.items() if c.built}
+    assert listed == built
+    used_by_types = {("exporters", e.component) for t in catalogue.all_types() for e in t.exporters}
+    used_by_types |= {("extensions", e.component) for t in catalogue.all_types() for e in t.extensions}
+    used_by_types |= {("processors", e.component) for t in catalogue.all_types() for e in t.processors}
+    used_by_configs = {
+        ("receivers", "otlp"), ("receivers", "filelog"), ("receivers", "hostmetrics"), ("receivers", "nop"),
+        ("processors", "memory_limiter"), ("processors", "batch"), ("processors", "k8sattributes"),
+        ("processors", "resourcedetection"), ("exporters", "nop"), ("extensions", "health_check"),
+    }  # fmt: skip
+    assert built <= used_by_types | used_by_configs

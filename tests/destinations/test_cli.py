@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -88,6 +89,7 @@ def test_collector_config_node_json(tmp_path: Path) -> None:
     assert CANARY not in result.stdout
 
 
+@pytest.mark.collector
 def test_collector_config_validate_with_the_real_collector(tmp_path: Path) -> None:
     require(collector.is_built(), "the pinned collector is not built; run make setup")
     path = tmp_path / "dests.yaml"

@@ -22,6 +22,8 @@ from destinations import (
 from destinations.errors import CollectorError
 from tests.destinations.conftest import sample_destination
 
+pytestmark = pytest.mark.collector
+
 # Types the pinned build cannot carry: their exporter (or auth extension) is not on the module proxy this
 # project builds from, or they need the profiles signal. Rendering reports them; this list is the contract.
 NOT_RENDERABLE = {

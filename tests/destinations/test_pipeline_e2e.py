@@ -31,6 +31,8 @@ from destinations import GatewayOptions, Listen, LogSource, NodeOptions, render_
 from tests.destinations.collectors import running
 from tests.destinations.receivers import Recorder, free_port, http_receiver
 
+pytestmark = pytest.mark.collector
+
 CANARY = "canary-e2e-4d1f0b-secret"
 POD = {
     "service.name": "checkout",
@@ -170,6 +172,7 @@ def test_sdk_to_node_to_gateway_to_destination(otelcol: Path, tmp_path: Path) ->
             assert CANARY not in log.read_text()
 
 
+@pytest.mark.cluster
 @pytest.mark.timeout(300)
 def test_node_k8sattributes_enriches_from_the_real_api_server(
     otelcol: Path, tmp_path: Path, kube_cluster: Any, kube_api: Any, kube_namespace: str

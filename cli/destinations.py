@@ -6,6 +6,7 @@ read only for which keys they carry — their values are never printed.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import sys
 from pathlib import Path
@@ -193,11 +194,16 @@ def collector_config(
         KubernetesMode,
         typer.Option(help="node role: k8sattributes against the API server, passthrough, or off"),
     ] = KubernetesMode.cluster,
+    log_source: Annotated[
+        list[str] | None,
+        typer.Option(help="node role: read pod logs of NAMESPACE[/POD-PREFIX] (repeatable)"),
+    ] = None,
+    gateway_endpoint: Annotated[str | None, typer.Option(help="node role: where the gateway listens")] = None,
     validate: Annotated[bool, typer.Option(help="check the result with the pinned collector")] = False,
     strict: Annotated[bool, typer.Option(help="exit 2 when a destination is left out")] = False,
 ) -> None:
     """Print the collector configuration rendered from Destinations (problems go to stderr)."""
-    from destinations import NodeOptions, render_gateway, render_node
+    from destinations import LogSource, NodeOptions, render_gateway, render_node
     from destinations.errors import CollectorError
 
     if str(file) != "-" and not file.is_file():
@@ -209,7 +215,11 @@ def collector_config(
     if role == Role.gateway:
         rendered = render_gateway(dests, secret_keys=secret_keys or None)
     else:
-        rendered = render_node(dests, options=NodeOptions(kubernetes=kubernetes.value))
+        sources = tuple(LogSource(*item.split("/", 1)) for item in log_source or [])
+        options = NodeOptions(kubernetes=kubernetes.value, log_sources=sources)
+        if gateway_endpoint:
+            options = dataclasses.replace(options, gateway_endpoint=gateway_endpoint)
+        rendered = render_node(dests, options=options)
     left_out = [r for r in rendered.results.values() if not r.configured]
     for result in left_out:
         stderr.print(

@@ -62,7 +62,11 @@ class Plan:
 
 
 def _as_destination(item: Destination | Mapping[str, Any]) -> Destination:
-    return item if isinstance(item, Destination) else Destination.model_validate(item)
+    if isinstance(item, Destination):
+        return item
+    # status is written by controllers and read by nobody here: a status another version wrote must not
+    # make the destination invalid
+    return Destination.model_validate({k: v for k, v in item.items() if k != "status"})
 
 
 def _name_of(item: Destination | Mapping[str, Any], index: int) -> str:

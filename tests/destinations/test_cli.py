@@ -87,6 +87,19 @@ def test_collector_config_node_json(tmp_path: Path) -> None:
     config = json.loads(result.stdout)
     assert set(config["service"]["pipelines"]) == {"traces", "metrics"}
     assert CANARY not in result.stdout
+    loki = tmp_path / "loki.yaml"
+    loki.write_text(
+        "metadata: {name: l}\nspec: {type: loki, signals: [logs], data: {LOKI_URL: 'http://l:3100'}}\n"
+    )
+    args = ["--log-source", "shop/web-", "--log-source", "jobs", "--gateway-endpoint", "gw.example:4317"]
+    logs = runner.invoke(app, ["collector-config", "--role", "node", "-f", str(loki), *args])
+    assert logs.exit_code == 0, logs.stderr
+    node = yaml.safe_load(logs.stdout)
+    assert node["receivers"]["filelog"]["include"] == [
+        "/var/log/pods/shop_web-*/*/*.log",
+        "/var/log/pods/jobs_*/*/*.log",
+    ]
+    assert node["exporters"]["otlp_grpc/gateway"]["endpoint"] == "gw.example:4317"
 
 
 @pytest.mark.collector

@@ -261,3 +261,15 @@ def test_listen_options_and_passthrough() -> None:
         [dest("t", "tempo", ["traces"], {"TEMPO_URL": "t:4317"})], options=NodeOptions(kubernetes="off")
     )
     assert "k8sattributes" not in off.config["processors"]
+
+
+def test_objects_read_from_the_api_server_render() -> None:
+    """A Destination as the API returns it: server metadata, a status with fields this version lacks."""
+    d = dest("t", "tempo", ["traces"], {"TEMPO_URL": "t:4317"})
+    d["apiVersion"], d["kind"] = "hodegos.io/v1alpha1", "Destination"
+    d["metadata"].update(
+        {"namespace": "hodegos-system", "uid": "u-1", "resourceVersion": "42", "generation": 3,
+         "managedFields": [{"manager": "hodegos"}]}
+    )  # fmt: skip
+    d["status"] = {"conditions": [], "observedGeneration": 2, "futureField": True}
+    assert render_gateway([d]).results["t"].configured

@@ -299,11 +299,12 @@ def status(name: str) -> dict[str, Any]:
     for proc in current.processes:
         if proc.component not in parts:  # an add-on started for this cluster, e.g. the hosted webhook
             alive = processes.alive(proc)
+            port = proc.argv[proc.argv.index("--port") + 1] if "--port" in proc.argv[:-1] else None
             rows.append(
                 {
                     "name": proc.component,
                     "pid": proc.pid,
-                    "port": None,
+                    "port": int(port) if port and port.isdigit() else None,
                     "running": alive,
                     "healthy": alive,
                     "log": proc.log,

@@ -7,6 +7,7 @@
 - ``register``: apply the MutatingWebhookConfiguration (URL or Service clientConfig) with the directory's
   caBundle; ``--dry-run -o yaml`` prints it instead.
 - ``certs``: issue or rotate the certificates in a directory (and the Secret) and print what is in force.
+- ``unregister``: the emergency stop, deleting the MutatingWebhookConfiguration.
 """
 
 from __future__ import annotations
@@ -153,7 +154,9 @@ def serve(
     keeper = None
     try:
         if manage_certs:
-            decision, material = keeping.keep(cert_dir, _hosts(host_names), publish_bundle=publish, settle=10.0)
+            decision, material = keeping.keep(
+                cert_dir, _hosts(host_names), publish_bundle=publish, settle=10.0
+            )
             stderr.print(
                 f"certificates in {cert_dir}: {decision.action} ({decision.reason})", highlight=False
             )
@@ -226,6 +229,26 @@ def register(
         fail(str(exc))
     target = url or f"service {constants.NAMESPACE}/{constants.WEBHOOK_SERVICE}:{service_port}"
     stderr.print(f"mutatingwebhookconfiguration/{constants.WEBHOOK_CONFIGURATION} applied -> {target}")
+
+
+@app.command()
+def unregister(
+    kubeconfig: KubeconfigOpt = None,
+    in_cluster: InClusterOpt = False,
+) -> None:
+    """Emergency stop: delete the MutatingWebhookConfiguration; pods are then created without injection."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    api = client.AdmissionregistrationV1Api(_api_client(kubeconfig, in_cluster))
+    try:
+        api.delete_mutating_webhook_configuration(constants.WEBHOOK_CONFIGURATION)
+    except ApiException as exc:
+        if exc.status == 404:
+            stderr.print(f"mutatingwebhookconfiguration/{constants.WEBHOOK_CONFIGURATION} not found")
+            return
+        fail(f"deleting {constants.WEBHOOK_CONFIGURATION}: {exc.status} {exc.reason}")
+    stderr.print(f"mutatingwebhookconfiguration/{constants.WEBHOOK_CONFIGURATION} deleted")
 
 
 @app.command()

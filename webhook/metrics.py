@@ -7,13 +7,14 @@
   was late (``deadline``) or raised (``error``). Under ``failurePolicy: Ignore`` these are silent to users,
   hence counted.
 - ``hodegos_webhook_bad_requests_total{reason}``: bodies refused with a 4xx.
+- ``hodegos_webhook_containers_total{action,language}``: per-container decisions of answered admissions.
 - ``hodegos_webhook_cache_objects{kind}``, ``hodegos_webhook_cache_synced``: the watch cache.
 - ``hodegos_webhook_certificate_reloads_total``, ``hodegos_webhook_certificate_expiry_timestamp_seconds``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -43,6 +44,12 @@ class Metrics:
         self.bad_requests = Counter(
             "hodegos_webhook_bad_requests", "Requests refused with a 4xx, by reason.", ["reason"], registry=r
         )
+        self.containers = Counter(
+            "hodegos_webhook_containers",
+            "Containers decided, by action (injected, labelled, skipped) and language.",
+            ["action", "language"],
+            registry=r,
+        )
         self.cache_objects = Gauge(
             "hodegos_webhook_cache_objects", "Objects in the watch cache.", ["kind"], registry=r
         )
@@ -62,12 +69,16 @@ class Metrics:
         for reason in ("deadline", "error"):
             self.failsafe.labels(reason)
 
-    def admitted(self, result: str, seconds: float) -> None:
+    def admitted(
+        self, result: str, seconds: float, containers: Iterable[tuple[str, str | None]] = ()
+    ) -> None:
         child = self._by_result.get(result)
         if child is None:
             child = self._by_result[result] = self.admissions.labels(result)
         child.inc()
         self.duration.observe(seconds)
+        for action, language in containers:
+            self.containers.labels(action, language or "unknown").inc()
 
     def watch_cache(self, sizes: Callable[[], Mapping[str, int]], synced: Callable[[], bool]) -> None:
         """Read cache size and sync state at scrape time."""

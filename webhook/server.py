@@ -223,7 +223,9 @@ def create_app(
 
 def _answer(outcome: Outcome, result: str, started: float, metrics: Metrics) -> Response:
     body = orjson.dumps(outcome.response)
-    metrics.admitted(result, time.perf_counter() - started)
+    metrics.admitted(
+        result, time.perf_counter() - started, ((d.action, d.language) for d in outcome.containers)
+    )
     return Response(body, media_type=JSON)
 
 

@@ -91,6 +91,8 @@ def test_injects_over_https_with_the_generated_ca(served: Served) -> None:
     assert served.metric("hodegos_webhook_admissions_total", result="injected") >= 1
     assert served.metric("hodegos_webhook_admission_duration_seconds_count") >= 1
     assert served.metric("hodegos_webhook_cache_objects", kind="records") == 1
+    assert served.metric("hodegos_webhook_containers_total", action="injected", language="python") >= 1
+    assert served.metric("hodegos_webhook_containers_total", action="injected", language="nodejs") >= 1
 
 
 TRUNCATED = review_body("t")[:-40]

@@ -296,4 +296,11 @@ def test_cli_serve_with_kubeconfig_registers_itself_and_injects(
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(15)
-        hooks.delete_mutating_webhook_configuration(constants.WEBHOOK_CONFIGURATION)
+        # The emergency stop.
+        result = CliRunner().invoke(cli, ["webhook", "unregister", "--kubeconfig", str(kubeconfig)])
+        assert result.exit_code == 0 and "deleted" in result.output, result.output
+    assert not [
+        h
+        for h in hooks.list_mutating_webhook_configuration().items
+        if h.metadata.name == constants.WEBHOOK_CONFIGURATION
+    ]

@@ -120,6 +120,11 @@ def _otlp_receiver(listen: Listen, *, max_recv_mib: int | None = None) -> dict[s
     grpc: dict[str, Any] = {"endpoint": f"{listen.host}:{listen.otlp_grpc_port}"}
     if max_recv_mib:
         grpc["max_recv_msg_size_mib"] = max_recv_mib
+        # node collectors hold one long-lived connection each: ageing it out makes them reconnect, so
+        # new gateway replicas get their share after a scale-up
+        grpc["keepalive"] = {
+            "server_parameters": {"max_connection_age": "60s", "max_connection_age_grace": "10s"}
+        }
     return {"protocols": {"grpc": grpc, "http": {"endpoint": f"{listen.host}:{listen.otlp_http_port}"}}}
 
 

@@ -256,9 +256,12 @@ def _hostmetrics(options: NodeOptions) -> dict[str, Any]:
     return config
 
 
-def node_from_plan(planned: Plan, options: NodeOptions = NodeOptions()) -> CollectorConfig:
+def node_for_signals(
+    signals: Collection[Signal], *, host_metrics: bool = False, options: NodeOptions = NodeOptions()
+) -> CollectorConfig:
+    """The node collector config for the signals the gateway wants (e.g. a CollectorsGroup's)."""
     listen = options.listen
-    signals = sorted(planned.signals(), key=SIGNALS.index)
+    signals = sorted(set(signals), key=SIGNALS.index)
     limiter = components.name("processors", "memory_limiter")
     processors: dict[str, Any] = {
         limiter: _memory_limiter(options.memory_limit_percentage, options.memory_spike_percentage)
@@ -292,7 +295,7 @@ def node_from_plan(planned: Plan, options: NodeOptions = NodeOptions()) -> Colle
         if signal == "logs" and options.log_sources:
             receivers["filelog"] = _filelog(options)
             inputs.append("filelog")
-        if signal == "metrics" and _wants_host_metrics(planned):
+        if signal == "metrics" and host_metrics:
             receivers["hostmetrics"] = _hostmetrics(options)
             inputs.append("hostmetrics")
         pipelines[signal] = {"receivers": inputs, "processors": list(chain), "exporters": [gateway]}
@@ -313,7 +316,13 @@ def node_from_plan(planned: Plan, options: NodeOptions = NodeOptions()) -> Colle
             "telemetry": _telemetry(listen, options.log_level),
         },
     }
-    return CollectorConfig(config=config, results=planned.results, signals=signals)
+    return CollectorConfig(config=config, signals=list(signals))
+
+
+def node_from_plan(planned: Plan, options: NodeOptions = NodeOptions()) -> CollectorConfig:
+    rendered = node_for_signals(planned.signals(), host_metrics=_wants_host_metrics(planned), options=options)
+    rendered.results = planned.results
+    return rendered
 
 
 def _wants_host_metrics(planned: Plan) -> bool:

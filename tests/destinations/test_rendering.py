@@ -273,3 +273,11 @@ def test_objects_read_from_the_api_server_render() -> None:
     )  # fmt: skip
     d["status"] = {"conditions": [], "observedGeneration": 2, "futureField": True}
     assert render_gateway([d]).results["t"].configured
+
+
+def test_node_for_signals_matches_node_from_destinations() -> None:
+    from destinations import node_for_signals
+
+    prom = dest("p", "prometheus", ["metrics"], {"PROMETHEUS_REMOTEWRITE_URL": "http://p/api/v1/write"})
+    assert node_for_signals(["metrics"], host_metrics=True).config == render_node([prom]).config
+    assert list(node_for_signals(["logs", "traces"]).config["service"]["pipelines"]) == ["traces", "logs"]

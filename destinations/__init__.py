@@ -5,8 +5,9 @@ Public API (what the controllers, CLI and UI call):
 - :func:`catalogue.all_types`, :func:`catalogue.get_type` — the declarative destination types;
 - :func:`check_destination` — hold a Destination against its type (errors name the field);
 - :func:`render_gateway` / :func:`render_node` (or :func:`node_for_signals`) — pure functions from
-  Destinations to collector configs, returning a :class:`CollectorConfig` with ``config``, ``results`` (one :class:`DestinationResult` per
-  destination, with ``condition()`` for its status), ``secret_env`` / ``env()`` for the gateway container;
+  Destinations to collector configs, returning a :class:`CollectorConfig` with ``config``, ``results``
+  (one :class:`DestinationResult` per destination, with ``condition()`` for its status), and
+  ``secret_env`` / ``env()`` for the gateway container;
 - :func:`test_connection` — try a destination's own endpoint with an empty export;
 - :mod:`destinations.collector` — the pinned OpenTelemetry Collector binary (build, validate).
 """

@@ -85,7 +85,10 @@ def up(
         stderr.print(f"cluster [bold]{name}[/bold] is already up at {result.status['server']}")
     else:
         if result.restarted:
-            stderr.print(f"restarted a partly running cluster (stopped: {', '.join(result.restarted)})")
+            stderr.print(
+                f"{', '.join(result.restarted)} was not running: restarted the control plane on its data",
+                highlight=False,
+            )
         stderr.print(
             f"cluster [bold]{name}[/bold] is up at {result.status['server']} "
             f"with {result.status['nodes']} kwok node(s)"

@@ -41,7 +41,7 @@ HEALTH_TIMEOUT = 240.0  # seconds per component; generous because builds may sha
 @dataclass
 class UpResult:
     already_up: bool
-    restarted: list[str] = field(default_factory=list)
+    restarted: list[str] = field(default_factory=list)  # components found not running, if any
     status: dict[str, Any] = field(default_factory=dict)
 
 
@@ -193,13 +193,19 @@ def up(
             port if port is not None else previous.ports.apiserver if previous else DEFAULT_API_PORT
         )
         restarted: list[str] = []
+        addons: list[processes.Started] = []
         if previous is not None and previous.processes:
             core = [previous.process(c) for c in CORE]
             if all(p is not None and processes.alive(p) for p in core):
                 return UpResult(already_up=True, status=status(name))
+            restarted = [c for c, p in zip(CORE, core, strict=True) if p is None or not processes.alive(p)]
             for proc in reversed(previous.processes):
-                if processes.stop(proc) != "not running":
-                    restarted.append(proc.component)
+                if proc.component not in CORE:
+                    # Add-ons (the hosted webhook) reconnect on their own once the API server is back.
+                    if processes.alive(proc):
+                        addons.insert(0, proc)
+                else:
+                    processes.stop(proc)
         bins = tools.binaries()
         missing = tools.missing()
         if missing:
@@ -207,7 +213,7 @@ def up(
                 raise ToolsMissingError(missing)
             say("building the pinned control-plane binaries (first run only; this takes a while)")
             bins = tools.build(tools.CONTROL_PLANE, say)
-        current = ClusterState(name=name, ports=ports, nodes=nodes)
+        current = ClusterState(name=name, ports=ports, nodes=nodes, processes=addons)
         parts = components.components(lay, ports, bins, pki.Pki(lay.pki))
         _check_ports(parts)
         say(f"preparing certificates and configuration in {lay.root}")
@@ -245,7 +251,12 @@ def down(name: str, *, keep: bool = False, progress: Progress | None = None) -> 
     outcome: dict[str, str] = {}
     with records.locked(lay):
         current = records.load(lay)
-        for proc in reversed(current.processes if current else []):
+        started = current.processes if current else []
+        # Add-ons first (they use the API server), then the control plane in reverse start order.
+        ordered = [p for p in started if p.component not in CORE] + [
+            p for p in reversed(started) if p.component in CORE
+        ]
+        for proc in ordered:
             say(f"stopping {proc.component} (pid {proc.pid})")
             outcome[proc.component] = processes.stop(proc)
         if keep:

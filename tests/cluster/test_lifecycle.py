@@ -75,7 +75,7 @@ def test_up_status_idempotence_restart_and_down(life_cluster: Layout) -> None:
     assert code == 1 and report["phase"] == "Degraded"
     repaired = hodegos("up", "--name", NAME, "--no-build", "-q")
     assert repaired.returncode == 0, repaired.stderr
-    assert "restarted" in repaired.stderr
+    assert "kube-scheduler was not running" in " ".join(repaired.stderr.split())
     code, report = _status()
     assert code == 0 and report["phase"] == "Running"
     second = _pids(report)
@@ -113,6 +113,15 @@ def test_up_status_idempotence_restart_and_down(life_cluster: Layout) -> None:
         check=True,
     ).stdout
     assert "hodegos-pod-injection" in configuration
+
+    # Repairing the control plane leaves the running webhook alone (it reconnects by itself).
+    webhook_pid = _pids(report)["hodegos-webhook"]
+    os.kill(_pids(report)["kwok"], signal.SIGKILL)
+    repaired = hodegos("up", "--name", NAME, "--no-build", "-q")
+    assert repaired.returncode == 0, repaired.stderr
+    assert "kwok was not running" in " ".join(repaired.stderr.split())
+    code, report = _status()
+    assert code == 0 and _pids(report)["hodegos-webhook"] == webhook_pid
 
     # `down` stops exactly what it started and removes the state.
     record = json.loads(life_cluster.state_file.read_text())

@@ -16,6 +16,10 @@
 #define TP_LEN 56           /* 55 characters of a W3C traceparent, plus padding */
 #define TP_HEADER_LEN 68    /* "traceparent: " + 55 */
 #define REENTRY_NS 100000000ULL
+/* A captured header line is used only by a ServeHTTP that starts this soon after on the same goroutine:
+   a line stored by a goroutine that never serves (a client's response reader) must not reach whichever
+   goroutine later reuses its g. */
+#define TP_FRESH_NS 1000000000ULL
 
 #define KIND_SERVER 1
 #define KIND_CLIENT 2
@@ -66,6 +70,7 @@ struct req_t {
 };
 
 struct tp_t {
+    u64 seen_ns;
     char value[TP_LEN];
 };
 
@@ -140,8 +145,10 @@ int server_entry(struct pt_regs *ctx) {
     r->proto_major = (u32)proto_major;
     struct tp_t *tp = traceparents.lookup(&key);
     if (tp) {
-        __builtin_memcpy(r->traceparent, tp->value, TP_LEN);
-        r->flags |= FLAG_TRACEPARENT;
+        if (r->start_ns - tp->seen_ns < TP_FRESH_NS) {
+            __builtin_memcpy(r->traceparent, tp->value, TP_LEN);
+            r->flags |= FLAG_TRACEPARENT;
+        }
         traceparents.delete(&key);
     }
     server_reqs.update(&key, r);
@@ -194,6 +201,7 @@ int header_return(struct pt_regs *ctx) {
         __builtin_memcpy(tp.value, line + 13, 55);
     else
         __builtin_memcpy(tp.value, line + 12, 55);
+    tp.seen_ns = bpf_ktime_get_ns();
     struct gkey_t key = {.pid = pid, .g = ctx->r14};
     traceparents.update(&key, &tp);
     return 0;

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import Field
@@ -76,13 +77,20 @@ class ElfCache:
     def __init__(self, size: int = 512) -> None:
         self.size = size
         self._facts: OrderedDict[tuple[int, int, int], ElfFacts | None] = OrderedDict()
+        self._versions: OrderedDict[tuple[object, ...], versions.Version] = OrderedDict()
 
-    def get(self, path: Path) -> ElfFacts | None:
+    @staticmethod
+    def identity(path: Path) -> tuple[int, int, int] | None:
         try:
             stat = path.stat()
         except OSError:
             return None
-        key = (stat.st_dev, stat.st_ino, stat.st_mtime_ns)
+        return stat.st_dev, stat.st_ino, stat.st_mtime_ns
+
+    def get(self, path: Path) -> ElfFacts | None:
+        key = self.identity(path)
+        if key is None:
+            return None
         if key in self._facts:
             self._facts.move_to_end(key)
             return self._facts[key]
@@ -90,6 +98,16 @@ class ElfCache:
         if len(self._facts) > self.size:
             self._facts.popitem(last=False)
         return facts
+
+    def version(self, key: tuple[object, ...], read: Callable[[], versions.Version]) -> versions.Version:
+        """A runtime version, memoised on the files and environment it was read from."""
+        if key in self._versions:
+            self._versions.move_to_end(key)
+            return self._versions[key]
+        found = self._versions[key] = read()
+        if len(self._versions) > self.size:
+            self._versions.popitem(last=False)
+        return found
 
 
 def decide(
@@ -126,13 +144,21 @@ def decide(
 
 def inspect(pid: int, proc: Path = DEFAULT_PROC, cache: ElfCache | None = None) -> Detection:
     """Detect one process. Raises :class:`~detector.errors.ProcessGone` / ``NotInspectable``."""
+    cache = cache or ElfCache()
     facts = procfs.read_process(pid, proc)
     exe = procfs.exe_file(pid, proc)
-    elf = (cache or ElfCache()).get(exe) if facts.exe else None
+    elf = cache.get(exe) if facts.exe else None
     decision = languages.classify(facts, elf)
 
     def resolve(path: str) -> Path:
         return procfs.in_root(pid, path, proc)
 
-    version = versions.runtime_version(facts, decision, elf, resolve, exe)
+    # Reading a version can mean a symbol table or a .rodata scan (tens of ms): once per binary + env.
+    key = (
+        decision.language,
+        cache.identity(exe),
+        cache.identity(resolve(decision.runtime_library)) if decision.runtime_library else None,
+        tuple(sorted((k, v) for k, v in facts.environ.items() if k in versions.VERSION_ENV)),
+    )
+    version = cache.version(key, lambda: versions.runtime_version(facts, decision, elf, resolve, exe))
     return decide(facts, elf, version, read_cgroup(pid, proc))

@@ -20,6 +20,18 @@ from detector.procfs import ProcessFacts
 Version = tuple[str | None, str | None]  # (version, evidence)
 Resolve = Callable[[str], Path]  # a path as the process sees it -> a path the agent can open
 
+# Environment variables a version may be read from (part of the cache key for a version).
+VERSION_ENV = frozenset(
+    {
+        "PYTHON_VERSION",
+        "NODE_VERSION",
+        "JAVA_VERSION",
+        "JAVA_HOME",
+        "DOTNET_VERSION",
+        "RUBY_VERSION",
+        "PHP_VERSION",
+    }
+)
 _NODE_RELEASE = re.compile(rb"/release/v(\d+\.\d+\.\d+)/node-v\1")
 _NODE_BARE = re.compile(rb"\x00v(\d+\.\d+\.\d+)\x00")
 _JAVA_RELEASE = re.compile(r'^JAVA_VERSION="?([^"\n]+)"?\s*$', re.MULTILINE)

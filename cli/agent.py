@@ -117,7 +117,7 @@ def _go_tracing(endpoint: str) -> GoTracing | None:
         handle: Handle = ebpf.attach(pid, resource, exporter)
         return handle
 
-    return GoTracing(attach)
+    return GoTracing(attach, on_close=exporter.close)
 
 
 @app.command("run")
@@ -176,7 +176,11 @@ def run(
         raise SystemExit(0)  # also interrupts a blocking watch read
 
     signal.signal(signal.SIGTERM, terminate)
-    agent.run(resync, stop)
+    try:
+        agent.run(resync, stop)
+    finally:
+        if tracing is not None:
+            tracing.close()  # detach probes, send the spans already queued
 
 
 @app.command("trace")

@@ -163,3 +163,6 @@ class NodeAgent:
                 if exc.status != 410:  # 410 Gone: our resourceVersion is too old; relist
                     log.warning("watching pods on %s: %s %s", self.node, exc.status, exc.reason)
                     stop.wait(5)
+            except Exception as exc:  # the API server restarting, a dropped connection: keep the agent up
+                log.warning("watching pods on %s: %s: %s", self.node, type(exc).__name__, exc)
+                stop.wait(5)

@@ -14,7 +14,7 @@ process exits; :meth:`GoTracing.forget` closes a deleted pod's tracers, and a ne
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from api import constants
@@ -85,8 +85,9 @@ def go_targets(
 class GoTracing:
     """The tracers this agent holds, per pod UID and container name."""
 
-    def __init__(self, attach: Attach) -> None:
+    def __init__(self, attach: Attach, on_close: Callable[[], None] | None = None) -> None:
         self.attach = attach
+        self.on_close = on_close  # e.g. flush and stop the exporter
         self.active: dict[str, dict[str, tuple[int, Handle]]] = {}
 
     def sync(self, pod_uid: str, targets: Mapping[str, tuple[int, Resource]]) -> list[str]:
@@ -109,3 +110,10 @@ class GoTracing:
     def forget(self, pod_uid: str) -> None:
         for _, handle in self.active.pop(pod_uid, {}).values():
             handle.close()
+
+    def close(self) -> None:
+        """Detach every tracer (the agent is stopping), then run ``on_close``."""
+        for pod_uid in list(self.active):
+            self.forget(pod_uid)
+        if self.on_close:
+            self.on_close()

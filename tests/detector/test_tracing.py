@@ -127,3 +127,8 @@ def test_registry_attaches_once_replaces_on_restart_and_forgets() -> None:
     assert recorder.closed == [101]
     tracing.forget("uid-1")
     assert recorder.closed == [101, 111] and tracing.active == {}
+    stopped: list[bool] = []
+    tracing = GoTracing(recorder, on_close=lambda: stopped.append(True))
+    tracing.sync("uid-2", targets)
+    tracing.close()
+    assert recorder.closed == [101, 111, 101] and stopped == [True] and tracing.active == {}

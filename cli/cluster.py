@@ -70,7 +70,12 @@ def build(
 @app.command()
 def up(
     name: str = NameOption,
-    nodes: int = typer.Option(DEFAULT_NODES, "--nodes", "-n", help="Number of kwok fake nodes."),
+    nodes: int | None = typer.Option(
+        None,
+        "--nodes",
+        "-n",
+        help=f"Number of kwok fake nodes (default {DEFAULT_NODES}); changes a running cluster.",
+    ),
     port: int | None = typer.Option(
         None, "--port", help="API server port (default 16443); the other components use the next five ports."
     ),
@@ -82,7 +87,10 @@ def up(
         result = lifecycle.up(name, nodes=nodes, port=port, build=build_missing, progress=say)
     kubeconfig = result.status["kubeconfig"]
     if result.already_up:
-        stderr.print(f"cluster [bold]{name}[/bold] is already up at {result.status['server']}")
+        stderr.print(
+            f"cluster [bold]{name}[/bold] is already up at {result.status['server']} "
+            f"with {result.status['nodes']} kwok node(s)"
+        )
     else:
         if result.restarted:
             stderr.print(

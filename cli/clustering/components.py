@@ -37,6 +37,7 @@ CONTROLLERS = ("*", "-node-ipam-controller")
 # kwok manages only the nodes Hodegos creates, marked with this annotation.
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_NODE_VALUE = "fake"
+NODE_SELECTOR = "type=kwok,app.kubernetes.io/managed-by=hodegos"
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,11 @@ def _ensure_nodes(lay: Layout, count: int, say: Progress) -> None:
 
     api = _api(lay)
     wanted = components.node_names(lay.name, count)
+    for node in api.list_node(label_selector=components.NODE_SELECTOR).items:
+        if node.metadata.name not in wanted:
+            # Scaling down: the pod GC controller deletes the pods bound to it; their owners make new ones.
+            say(f"removing node {node.metadata.name}")
+            api.delete_node(node.metadata.name)
     for name in wanted:
         try:
             api.create_node(components.node(name))
@@ -171,14 +176,18 @@ def _ensure_nodes(lay: Layout, count: int, say: Progress) -> None:
 def up(
     name: str,
     *,
-    nodes: int = DEFAULT_NODES,
+    nodes: int | None = None,
     port: int | None = None,
     build: bool = True,
     progress: Progress | None = None,
 ) -> UpResult:
-    """Bring cluster ``name`` up (or find it up). Raises a :class:`~cli.clustering.errors.ClusterError`."""
+    """Bring cluster ``name`` up (or find it up). Raises a :class:`~cli.clustering.errors.ClusterError`.
+
+    ``nodes`` (default: as recorded, else 2) is reconciled on a running cluster too: kwok nodes are added
+    or removed to match.
+    """
     say = progress or (lambda _m: None)
-    if not 1 <= nodes <= 100:
+    if nodes is not None and not 1 <= nodes <= 100:
         raise ClusterConfigError(f"--nodes must be between 1 and 100, got {nodes}")
     lay = Layout.for_name(name)
     with records.locked(lay):
@@ -197,6 +206,10 @@ def up(
         if previous is not None and previous.processes:
             core = [previous.process(c) for c in CORE]
             if all(p is not None and processes.alive(p) for p in core):
+                if nodes is not None and nodes != previous.nodes:
+                    _ensure_nodes(lay, nodes, say)
+                    previous.nodes = nodes
+                    records.save(lay, previous)
                 return UpResult(already_up=True, status=status(name))
             restarted = [c for c, p in zip(CORE, core, strict=True) if p is None or not processes.alive(p)]
             for proc in reversed(previous.processes):
@@ -213,7 +226,8 @@ def up(
                 raise ToolsMissingError(missing)
             say("building the pinned control-plane binaries (first run only; this takes a while)")
             bins = tools.build(tools.CONTROL_PLANE, say)
-        current = ClusterState(name=name, ports=ports, nodes=nodes, processes=addons)
+        count = nodes if nodes is not None else previous.nodes if previous else DEFAULT_NODES
+        current = ClusterState(name=name, ports=ports, nodes=count, processes=addons)
         parts = components.components(lay, ports, bins, pki.Pki(lay.pki))
         _check_ports(parts)
         say(f"preparing certificates and configuration in {lay.root}")
@@ -227,7 +241,7 @@ def up(
                     current.record(proc)
                     records.save(lay, current)
                     _wait_healthy(part, proc, client, say)
-            _ensure_nodes(lay, nodes, say)
+            _ensure_nodes(lay, count, say)
         except BaseException:
             # Leave nothing half-running; keep the directory so the logs can be read.
             for proc in reversed(current.processes):

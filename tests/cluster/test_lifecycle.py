@@ -65,6 +65,22 @@ def test_up_status_idempotence_restart_and_down(life_cluster: Layout) -> None:
     assert again.returncode == 0 and "already up" in again.stderr
     assert _pids(_status()[1]) == first
 
+    # --nodes is reconciled on a running cluster, both ways.
+    kubectl = [str(tools.KUBERNETES.path("kubectl")), f"--kubeconfig={life_cluster.admin_kubeconfig}"]
+
+    def node_names() -> list[str]:
+        listed = subprocess.run(
+            [*kubectl, "get", "nodes", "-o", "name"], capture_output=True, text=True, check=True
+        )
+        return listed.stdout.split()
+
+    assert hodegos("up", "--name", NAME, "--nodes", "2", "--no-build", "-q").returncode == 0
+    assert node_names() == [f"node/{NAME}-node-1", f"node/{NAME}-node-2"]
+    assert _status()[1]["nodes"] == 2
+    assert hodegos("up", "--name", NAME, "--nodes", "1", "--no-build", "-q").returncode == 0
+    assert node_names() == [f"node/{NAME}-node-1"]
+    assert _pids(_status()[1]) == first
+
     # The path, or the whole kubeconfig with inline credentials.
     assert hodegos("kubeconfig", "--name", NAME).stdout.strip() == str(life_cluster.admin_kubeconfig)
     assert "client-key-data" in hodegos("kubeconfig", "--name", NAME, "--content").stdout
@@ -82,7 +98,6 @@ def test_up_status_idempotence_restart_and_down(life_cluster: Layout) -> None:
     assert not set(second.values()) & set(first.values())
 
     # `down --keep` stops the processes but keeps data and credentials: the next `up` resumes on them.
-    kubectl = [str(tools.KUBERNETES.path("kubectl")), f"--kubeconfig={life_cluster.admin_kubeconfig}"]
     subprocess.run(
         [*kubectl, "create", "configmap", "survivor", "--from-literal=k=v"], check=True, capture_output=True
     )

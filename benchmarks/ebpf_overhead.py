@@ -153,6 +153,7 @@ def main() -> int:
         "tracer_added_over_floor_us": round(full - floor, 1),
         "spans_exported_vs_requests": spans_seen,
         "agent_cpu_us_per_span": round(statistics.mean(agent_cpu_us), 1),
+        "ring_buffer_lost": program.lost_records(),
         "agent_rss_mib": round(rss, 1),
         "agent_peak_rss_mib": round(hwm, 1),
         "python_rss_before_bcc_mib": round(rss_before, 1),
@@ -177,7 +178,10 @@ def main() -> int:
         f"tracer / floor latency: {figures['tracer_vs_floor_latency']:.3f} "
         f"(+{figures['tracer_added_over_floor_us']} µs over the bare traps)"
     )
-    print(f"spans exported / requests sent per round: {spans_seen}")
+    print(
+        f"spans exported / requests sent per round: {spans_seen}; "
+        f"ring buffer lost {figures['ring_buffer_lost']}"
+    )
     print(f"agent CPU per span (drain + decode + span building): {figures['agent_cpu_us_per_span']} µs")
     print(f"agent RSS: {rss:.0f} MiB (peak {hwm:.0f} MiB; {rss_before:.0f} MiB before BCC)")
     return 0

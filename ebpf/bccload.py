@@ -106,9 +106,15 @@ class BpfProgram:
         self._callback = callback
         self.bpf["events"].open_ring_buffer(callback)
         self.offsets_map = self.bpf["offsets_by_pid"]
-        self.write_user_allowed = self._probe_write_user()
 
-    def _probe_write_user(self) -> bool:
+    def lost_records(self) -> int:
+        """Records dropped because the ring buffer was full, since start."""
+        table = self.bpf["lost"]
+        with self.lock:
+            return int(table.sum(table.Key(0)).value)
+
+    def probe_write_user(self) -> bool:
+        """Whether the verifier accepts ``bpf_probe_write_user`` (kernel lockdown refuses it)."""
         try:
             with _quiet_stderr():
                 self.bpf.load_func(b"lockdown_check", self._bcc.BPF.KPROBE)

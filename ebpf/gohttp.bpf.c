@@ -80,6 +80,16 @@ BPF_TABLE("lru_hash", struct gkey_t, struct req_t, client_reqs, 16384);
 BPF_TABLE("lru_hash", struct gkey_t, struct tp_t, traceparents, 16384);
 BPF_PERCPU_ARRAY(scratch, struct req_t, 1);
 BPF_RINGBUF_OUTPUT(events, 256);
+BPF_PERCPU_ARRAY(lost, u64, 1); /* records the ring buffer had no room for (the drain fell behind) */
+
+static __always_inline void emit(struct req_t *r) {
+    if (events.ringbuf_output(r, sizeof(*r), BPF_RB_NO_WAKEUP) != 0) {
+        u32 zero = 0;
+        u64 *n = lost.lookup(&zero);
+        if (n)
+            *n += 1;
+    }
+}
 
 static __always_inline u64 rand64(void) {
     return ((u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
@@ -172,7 +182,7 @@ int server_return(struct pt_regs *ctx) {
         r->flags |= FLAG_NO_STATUS;
     }
     r->end_ns = bpf_ktime_get_ns();
-    events.ringbuf_output(r, sizeof(*r), BPF_RB_NO_WAKEUP);
+    emit(r);
     server_reqs.delete(&key);
     return 0;
 }
@@ -260,7 +270,7 @@ int client_return(struct pt_regs *ctx) {
     if (ctx->bx)
         r->flags |= FLAG_CLIENT_ERROR;
     r->end_ns = bpf_ktime_get_ns();
-    events.ringbuf_output(r, sizeof(*r), BPF_RB_NO_WAKEUP);
+    emit(r);
     client_reqs.delete(&key);
     return 0;
 }

@@ -115,7 +115,10 @@ class TracerRuntime:
     def __init__(self, drain_interval: float = DRAIN_INTERVAL) -> None:
         self._records: list[Record] = []
         self.program = BpfProgram(lambda raw: self._records.append(decode(raw)))
-        self.propagation = Propagation(self.program.write_user_allowed, lockdown_mode())
+        # securityfs says it when mounted; otherwise ask the verifier (one load that is expected to fail).
+        mode = lockdown_mode()
+        allowed = mode == "none" if mode is not None else self.program.probe_write_user()
+        self.propagation = Propagation(allowed, mode)
         self._tracers: dict[int, Tracer] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()

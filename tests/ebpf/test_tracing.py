@@ -65,6 +65,7 @@ def test_thousand_requests(
         tracer.close()
 
     assert len(spans) == 1000
+    assert bpf_runtime.program.lost_records() == 0
     assert all(s.kind == "server" for s in spans)
     got = Counter(
         (

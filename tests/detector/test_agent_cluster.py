@@ -8,6 +8,9 @@ IDs) through the API. Everything else is real: the API server, the CRDs, the wat
 from __future__ import annotations
 
 import secrets
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -197,3 +200,35 @@ def test_concurrent_writers_lose_nothing(kube_api: Any, hodegos_crds: list[str],
     # Pods of workloads without a record are left alone.
     orphan = {**pod, "metadata": {**pod["metadata"], "ownerReferences": [], "name": "lonely"}}
     assert record_detections(RecordStore(custom), orphan, {cid: found}) == "no-record"
+
+
+def test_agent_process_runs_until_sigterm(kubeconfig: Path, hodegos_crds: list[str], node_name: str) -> None:
+    """The real command: starts, lists its node's pods, and exits 0 promptly on SIGTERM (pod shutdown)."""
+    hodegos = Path(sys.executable).with_name("hodegos")
+    process = subprocess.Popen(
+        [
+            str(hodegos),
+            "agent",
+            "run",
+            "--node",
+            node_name,
+            "--kubeconfig",
+            str(kubeconfig),
+            "--resync",
+            "30",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    _, stderr = process.communicate()
+    assert "Traceback" not in stderr, stderr

@@ -27,7 +27,9 @@ REFERENCE = Path(__file__).resolve().parent / "reference"
 
 def toolchains() -> list[str]:
     """Go commands on this machine: PATH, Debian's /usr/lib/go-*, and cached golang.org/toolchain modules."""
-    found = [shutil.which("go") or "/usr/local/go/bin/go"]
+    found = [
+        "/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else (shutil.which("go") or "go")
+    ]
     found += sorted(glob.glob("/usr/lib/go-1.*/bin/go"))
     cache = Path(os.environ.get("HODEGOS_CACHE", Path.home() / ".cache" / "hodegos"))
     found += sorted(glob.glob(str(cache / "go-toolchains/golang.org/toolchain@*/bin/go")))

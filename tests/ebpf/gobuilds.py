@@ -35,7 +35,9 @@ def toolchains() -> dict[str, Path]:
     debian = sorted(glob.glob("/usr/lib/go-1.*/bin/go"))
     if debian:
         found["debian"] = Path(debian[-1])
-    machine = shutil.which("go") or "/usr/local/go/bin/go"
+    machine = (
+        "/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else (shutil.which("go") or "go")
+    )
     if Path(machine).exists():
         found["machine"] = Path(machine)
     for version in PROXY_TOOLCHAINS:

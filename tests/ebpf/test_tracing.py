@@ -286,3 +286,22 @@ def test_trace_command_prints_spans(
         (s["name"], s["attributes"]["url.path"], s["attributes"]["http.response.status_code"]) for s in spans
     } == {("GET", "/missing", 404)}
     assert spans[0]["resource"]["process.pid"] == server.pid
+
+
+def test_trace_command_refuses_non_go_with_reason(bpf_runtime: Any) -> None:
+    sleeper = subprocess.Popen(["sleep", "30"])
+    hodegos = shutil.which("hodegos") or str(Path(__file__).resolve().parents[2] / ".venv/bin/hodegos")
+    try:
+        done = subprocess.run(
+            [hodegos, "agent", "trace", "--pid", str(sleeper.pid), "--timeout", "5"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 1
+        assert "error:" in done.stderr and "not a Go program" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -2,7 +2,7 @@
 
 What it does:
 
-1. brings up a local cluster of its own (``hodegos-bench``) and the hosted webhook (``hodegos cluster
+1. brings up a local cluster of its own (``hodegos-burst``) and the hosted webhook (``hodegos cluster
    webhook``), registered by URL with ``failurePolicy: Ignore`` and ``timeoutSeconds: 3``;
 2. creates an opted-in namespace, a Deployment (0 replicas, so only our writers create pods) and its
    InstrumentedApplication saying its container runs Python;
@@ -96,7 +96,7 @@ def main() -> int:
     )
     parser.add_argument("--pods", type=int, default=1000)
     parser.add_argument("--writers", type=int, default=64)
-    parser.add_argument("--cluster", default="hodegos-bench")
+    parser.add_argument("--cluster", default="hodegos-burst")
     parser.add_argument("--port", type=int, default=36443, help="API server port of the benchmark cluster")
     parser.add_argument("--webhook-port", type=int, default=39443)
     parser.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")

@@ -137,6 +137,9 @@ def run(
     otlp_endpoint: str = typer.Option(
         None, "--otlp-endpoint", help="Where Go spans go (default: the node collector, http://$NODE_IP:4318)."
     ),
+    config_namespace: str = typer.Option(
+        constants.NAMESPACE, "--config-namespace", help=f"Where the {constants.CONFIG_MAP} ConfigMap is."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details."),
 ) -> None:
     """Watch this node's pods; record each opted-in container's runtime in its InstrumentedApplication."""
@@ -162,7 +165,12 @@ def run(
     )
     tracing = _go_tracing(endpoint) if trace_go else None
     agent = NodeAgent(
-        client.CoreV1Api(api), RecordStore(client.CustomObjectsApi(api)), node, proc, tracing=tracing
+        client.CoreV1Api(api),
+        RecordStore(client.CustomObjectsApi(api)),
+        node,
+        proc,
+        tracing=tracing,
+        config_namespace=config_namespace,
     )
     if once:
         outcomes, _ = agent.run_once()

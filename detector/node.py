@@ -23,6 +23,8 @@ from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
 from api import constants
+from api.config import HodegosConfig
+from controllers import configuration
 from detector.cgroups import pod_processes
 from detector.detection import Detection, ElfCache, inspect
 from detector.errors import DetectorError
@@ -66,6 +68,7 @@ class NodeAgent:
         ignored_namespaces: Iterable[str] = constants.DEFAULT_IGNORED_NAMESPACES,
         ignored_containers: Iterable[str] = constants.DEFAULT_IGNORED_CONTAINERS,
         tracing: GoTracing | None = None,
+        config_namespace: str | None = constants.NAMESPACE,
     ) -> None:
         self.core = core
         self.store = store
@@ -74,6 +77,8 @@ class NodeAgent:
         self.ignored_namespaces = set(ignored_namespaces)
         self.ignored_containers = list(ignored_containers)
         self.tracing = tracing  # None: detection only, no eBPF tracing of Go containers
+        self.config_namespace = config_namespace  # where hodegos-config lives; None: use the lists given
+        self.config: HodegosConfig | None = None
         self.cache = ElfCache()
         self.recorded: dict[str, set[str]] = {}  # pod UID -> container IDs already recorded
         self._serializer = ApiClient()
@@ -127,8 +132,28 @@ class NodeAgent:
         if self.tracing:
             self.tracing.forget(uid)
 
+    def refresh_config(self) -> None:
+        """Take the ignored namespaces and containers from ``hodegos-config`` (kept as-is if unreadable)."""
+        if self.config_namespace is None:
+            return
+        try:
+            raw = self.core.read_namespaced_config_map(constants.CONFIG_MAP, self.config_namespace)
+            config_map: dict[str, Any] | None = self._as_dict(raw)
+        except ApiException as exc:
+            if exc.status != 404:
+                log.warning("reading %s/%s: %s", self.config_namespace, constants.CONFIG_MAP, exc.reason)
+                return
+            config_map = None
+        config, error = configuration.load(config_map, self.config)
+        if error:
+            log.warning("%s/%s: %s", self.config_namespace, constants.CONFIG_MAP, error)
+        self.config = config
+        self.ignored_namespaces = set(config.ignored_namespaces)
+        self.ignored_containers = list(config.ignored_containers)
+
     def run_once(self) -> tuple[list[str], str]:
         """Reconcile every pod on the node; returns the outcomes and the list's resourceVersion."""
+        self.refresh_config()
         listed = self.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node}")
         pods = [self._as_dict(pod) for pod in listed.items]
         live = {pod["metadata"]["uid"] for pod in pods}

@@ -96,20 +96,8 @@ def test_agent_watches_pods_and_records_runtimes(
             preexec=join(pod_cgroups(uid, app_cid)),
         )
         proxy = start(programs["go-static"], preexec=join(pod_cgroups(uid, proxy_cid)))
-        statuses = [
-            {
-                "name": name,
-                "image": f"{name}:1",
-                "imageID": "",
-                "ready": True,
-                "restartCount": 0,
-                "containerID": f"containerd://{cid}",
-                "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}},
-            }
-            for name, cid in (("app", app_cid), ("proxy", proxy_cid))
-        ]
         core.patch_namespaced_pod_status(
-            "shop", kube_namespace, {"status": {"phase": "Running", "containerStatuses": statuses}}
+            "shop", kube_namespace, running_status({"app": app_cid, "proxy": proxy_cid})
         )
 
         deadline = time.monotonic() + 60
@@ -232,3 +220,75 @@ def test_agent_process_runs_until_sigterm(kubeconfig: Path, hodegos_crds: list[s
             process.wait()
     _, stderr = process.communicate()
     assert "Traceback" not in stderr, stderr
+
+
+def running_status(containers: dict[str, str]) -> dict[str, Any]:
+    """A pod status as kubelet writes it for running containers (name -> bare container ID)."""
+    return {
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": name,
+                    "image": f"{name}:1",
+                    "imageID": "",
+                    "ready": True,
+                    "restartCount": 0,
+                    "containerID": f"containerd://{cid}",
+                    "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}},
+                }
+                for name, cid in containers.items()
+            ],
+        }
+    }
+
+
+def test_configuration_ignored_containers_and_namespaces(
+    kube_api: Any,
+    hodegos_crds: list[str],
+    kube_namespace: str,
+    node_name: str,
+    programs: dict[str, list[str]],
+    start: Callable[..., Started],
+    pod_cgroups: Callable[[str, str], Path],
+) -> None:
+    from kubernetes import client
+
+    core: Any = client.CoreV1Api(kube_api)
+    custom = client.CustomObjectsApi(kube_api)
+    record = make_record(custom, kube_namespace, "Pod", "batch")
+    pod = core.create_namespaced_pod(
+        kube_namespace,
+        {
+            "metadata": {"name": "batch"},
+            "spec": {"nodeName": node_name, "containers": [{"name": "job", "image": "j"}]},
+        },
+    )
+    cid = secrets.token_hex(32)
+    start(programs["go-static"], preexec=join(pod_cgroups(pod.metadata.uid, cid)))
+    core.patch_namespaced_pod_status("batch", kube_namespace, running_status({"job": cid}))
+    config = {
+        "metadata": {"name": constants.CONFIG_MAP},
+        "data": {"config.yaml": "ignoredNamespaces: [nope]\n"},
+    }
+    core.create_namespaced_config_map(kube_namespace, config)
+
+    # A broken configuration is reported and the previous (here: default) one kept.
+    config["data"] = {"config.yaml": "ignoredContainers: 7\n"}
+    core.replace_namespaced_config_map(constants.CONFIG_MAP, kube_namespace, config)
+    agent = NodeAgent(core, RecordStore(custom), node_name, config_namespace=kube_namespace)
+    outcomes, _ = agent.run_once()
+    assert outcomes == [f"{kube_namespace}/batch: updated {record} (1/1 containers)"]
+    assert containers_of(get_record(custom, kube_namespace, record))["job"]["language"] == "go"
+
+    config["data"] = {"config.yaml": "ignoredContainers: [job]\n"}
+    core.replace_namespaced_config_map(constants.CONFIG_MAP, kube_namespace, config)
+    agent = NodeAgent(core, RecordStore(custom), node_name, config_namespace=kube_namespace)
+    agent.run_once()
+    job = containers_of(get_record(custom, kube_namespace, record))["job"]
+    assert job["language"] == "ignored" and job["evidence"] == "container name is ignored"
+
+    config["data"] = {"config.yaml": f"ignoredNamespaces: [{kube_namespace}]\n"}
+    core.replace_namespaced_config_map(constants.CONFIG_MAP, kube_namespace, config)
+    agent = NodeAgent(core, RecordStore(custom), node_name, config_namespace=kube_namespace)
+    assert agent.run_once()[0] == [f"{kube_namespace}/batch: ignored namespace"]

@@ -157,6 +157,33 @@ def status(
         raise typer.Exit(1)
 
 
+@app.command("list")
+def list_clusters(
+    output: Format = typer.Option(Format.table, "--output", "-o", help="table, json or yaml."),
+) -> None:
+    """List the local clusters (every name with a state directory) and their phase."""
+    from cli.clustering.errors import ClusterNotFoundError
+
+    rows = []
+    for name in lifecycle.names():
+        try:
+            report = lifecycle.status(name)
+        except ClusterNotFoundError:
+            continue
+        rows.append({key: report[key] for key in ("name", "phase", "server", "nodes", "kubeconfig")})
+    if output in (Format.json, Format.yaml):
+        emit(rows, output)
+        return
+    table = Table(box=None)
+    for column in ("NAME", "PHASE", "SERVER", "NODES", "KUBECONFIG"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["name"], row["phase"], row["server"], str(row["nodes"]), row["kubeconfig"])
+    from rich.console import Console
+
+    Console().print(table)
+
+
 @app.command()
 def kubeconfig(
     name: str = NameOption,

@@ -29,7 +29,7 @@ from cli.clustering.errors import (
     PortInUseError,
     ToolsMissingError,
 )
-from cli.clustering.layout import DEFAULT_API_PORT, DEFAULT_NODES, Layout, Ports
+from cli.clustering.layout import DEFAULT_API_PORT, DEFAULT_NODES, Layout, Ports, state_root
 from cli.clustering.state import ClusterState
 
 Progress = Callable[[str], None]
@@ -288,6 +288,16 @@ def apiserver_get(lay: Layout, ports: Ports, path: str) -> str:
         response = client.get(f"{components.server_url(ports)}{path}", timeout=30.0)
         response.raise_for_status()
         return response.text
+
+
+def names() -> list[str]:
+    """Names of the clusters with a state directory under the state root."""
+    root = state_root() / "clusters"
+    return (
+        sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if root.is_dir()
+        else []
+    )
 
 
 def status(name: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -212,3 +213,22 @@ def test_cli_errors_are_one_clear_line(args: list[str], message: str, state_root
     assert out.returncode == 1
     text = " ".join(out.stderr.split())
     assert text.startswith("error: ") and message in text and "Traceback" not in text
+
+
+def test_list_shows_recorded_clusters_and_their_phase(state_root: Path) -> None:
+    def listed() -> list[dict[str, object]]:
+        out = subprocess.run(
+            [sys.executable, "-m", "cli.main", "cluster", "list", "-o", "json"],
+            capture_output=True,
+            text=True,
+        )
+        assert out.returncode == 0, out.stderr
+        result: list[dict[str, object]] = json.loads(out.stdout)
+        return result
+
+    assert listed() == []
+    lay = Layout.for_name("gone")
+    record = state.ClusterState("gone", Ports(31000), 2)
+    record.record(processes.Started("etcd", 999_999_999, 1, ("etcd",), "/x"))  # no such process
+    state.save(lay, record)
+    assert [(c["name"], c["phase"], c["nodes"]) for c in listed()] == [("gone", "Stopped", 2)]

@@ -6,8 +6,9 @@ is reconciled when it is Running: its processes are found by scanning ``/proc/*/
 grouped by container ID, the application process of each container is detected, and the result is
 merged into its workload's InstrumentedApplication (:mod:`detector.writer`); Go containers of pods the
 webhook labelled are handed to the eBPF tracer (:mod:`detector.tracing`), and let go when the pod goes.
-Containers already recorded (by ID) are not inspected again; containers with no process yet are retried
-at the next resync.
+Containers already recorded (by ID) with a known language are not inspected again; containers with no
+process yet, or whose process is still unknown (a start script about to exec its runtime), are looked at
+again at the next event or resync.
 """
 
 from __future__ import annotations
@@ -118,7 +119,9 @@ class NodeAgent:
             return f"{where}: error {exc}"
         if outcome == "no-record":
             return f"{where}: not opted in (record deleted)"
-        self.recorded.setdefault(uid, set()).update(detections)
+        # An unknown result may be a start script that has not exec'd its runtime yet: look again later.
+        settled = {cid for cid, d in detections.items() if d.language != "unknown"}
+        self.recorded.setdefault(uid, set()).update(settled)
         traced = self.tracing.sync(uid, go_targets(pod, found[1], detections)) if self.tracing else []
         return f"{where}: {outcome} ({len(detections)}/{len(running)} containers)" + "".join(
             f"; {t}" for t in traced

@@ -292,3 +292,44 @@ def test_configuration_ignored_containers_and_namespaces(
     core.replace_namespaced_config_map(constants.CONFIG_MAP, kube_namespace, config)
     agent = NodeAgent(core, RecordStore(custom), node_name, config_namespace=kube_namespace)
     assert agent.run_once()[0] == [f"{kube_namespace}/batch: ignored namespace"]
+
+
+def test_unknown_container_is_looked_at_again(
+    kube_api: Any,
+    hodegos_crds: list[str],
+    kube_namespace: str,
+    node_name: str,
+    start: Callable[..., Started],
+    pod_cgroups: Callable[[str, str], Path],
+) -> None:
+    """A start script that execs its runtime later: recorded unknown first, then python on the next pass."""
+    from kubernetes import client
+
+    core: Any = client.CoreV1Api(kube_api)
+    custom = client.CustomObjectsApi(kube_api)
+    record = make_record(custom, kube_namespace, "Pod", "slow")
+    pod = core.create_namespaced_pod(
+        kube_namespace,
+        {
+            "metadata": {"name": "slow"},
+            "spec": {"nodeName": node_name, "containers": [{"name": "app", "image": "a"}]},
+        },
+    )
+    cid = secrets.token_hex(32)
+    script = f'echo READY; read line; exec /usr/bin/python3 -c "{PYTHON_PROGRAM}"'
+    started = start(["/bin/sh", "-c", script], preexec=join(pod_cgroups(pod.metadata.uid, cid)))
+    core.patch_namespaced_pod_status("slow", kube_namespace, running_status({"app": cid}))
+    agent = NodeAgent(core, RecordStore(custom), node_name, config_namespace=None)
+
+    assert agent.run_once()[0] == [f"{kube_namespace}/slow: updated {record} (1/1 containers)"]
+    assert containers_of(get_record(custom, kube_namespace, record))["app"]["language"] == "unknown"
+
+    stdin, stdout = started.process.stdin, started.process.stdout
+    assert stdin is not None and stdout is not None
+    stdin.write("go\n")
+    stdin.flush()
+    version = stdout.readline().removeprefix("READY").strip()  # the shell became python
+    assert agent.run_once()[0] == [f"{kube_namespace}/slow: updated {record} (1/1 containers)"]
+    app_entry = containers_of(get_record(custom, kube_namespace, record))["app"]
+    assert (app_entry["language"], app_entry["runtimeVersion"]) == ("python", version)
+    assert agent.run_once()[0] == [f"{kube_namespace}/slow: up to date"]

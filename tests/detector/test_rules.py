@@ -245,3 +245,64 @@ def test_agent_evidence_leaves_out_agent_options() -> None:
         "datadog": "datadog: env JAVA_TOOL_OPTIONS -javaagent:/dd/dd-java-agent.jar",
         "newrelic": "newrelic: cmdline -javaagent:/opt/newrelic/newrelic.jar",
     }
+
+
+def _elf_with_old_buildinfo(version: bytes, modinfo: bytes) -> bytes:
+    """A minimal x86-64 ELF: one writable PT_LOAD, no section headers, Go < 1.18 build info inside.
+
+    Before Go 1.18 the header held two pointers to Go string headers (data pointer, length); the reader
+    must follow them through the segment's address mapping.
+    """
+    import struct
+
+    base, info_at, headers_at, data_at = 0x400000, 0x100, 0x140, 0x180
+    body = bytearray(0x200 + len(version) + len(modinfo))
+    body[0:64] = struct.pack(
+        "<4sBBBBB7sHHIQQQIHHHHHH",
+        b"\x7fELF",
+        2,
+        1,
+        1,
+        0,
+        0,
+        b"\0" * 7,
+        2,
+        62,
+        1,
+        base,
+        64,
+        0,
+        0,
+        64,
+        56,
+        1,
+        64,
+        0,
+        0,
+    )
+    body[64:120] = struct.pack("<IIQQQQQQ", 1, 6, 0, base, base, len(body), len(body), 0x1000)  # PT_LOAD, RW
+    version_addr, mod_addr = base + data_at, base + data_at + len(version)
+    body[info_at : info_at + 32] = (
+        b"\xff Go buildinf:" + bytes([8, 0]) + struct.pack("<QQ", base + headers_at, base + headers_at + 16)
+    )
+    body[headers_at : headers_at + 32] = struct.pack(
+        "<QQQQ", version_addr, len(version), mod_addr, len(modinfo)
+    )
+    body[data_at : data_at + len(version) + len(modinfo)] = version + modinfo
+    return bytes(body)
+
+
+def test_go_buildinfo_pointer_format_without_section_headers(tmp_path: Path) -> None:
+    from detector.elf import read_elf
+
+    binary = tmp_path / "old-go"
+    binary.write_bytes(
+        _elf_with_old_buildinfo(
+            b"go1.16.15", b"path\texample.com/legacy\nmod\texample.com/legacy\t(devel)\t\n"
+        )
+    )
+    facts = read_elf(binary)
+    assert facts is not None and facts.interp is None
+    assert facts.go == GoBuildInfo("go1.16.15", "example.com/legacy", "example.com/legacy")
+    (tmp_path / "not-elf").write_text("#!/bin/sh\n")
+    assert read_elf(tmp_path / "not-elf") is None

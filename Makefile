@@ -12,6 +12,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - run Hodegos end to end on the embedded local cluster"
 	@echo "make test   - install what the tests need, then lint, type-check and run every test"
+	@echo "make demo-down - stop the demo cluster"
 	@echo "make fmt    - fix formatting and lint findings that can be fixed automatically"
 
 $(BIN)/.installed: pyproject.toml
@@ -53,6 +54,9 @@ test: deps lint typecheck pytest
 
 demo: deps
 	bash .ci/demo.sh
+
+demo-down: venv
+	$(BIN)/hodegos cluster down
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

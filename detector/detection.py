@@ -115,9 +115,10 @@ def decide(
     elf: ElfFacts | None,
     version: versions.Version = (None, None),
     identity: CgroupIdentity | None = None,
+    decision: languages.LanguageDecision | None = None,
 ) -> Detection:
     """Combine facts into a :class:`Detection` (pure; the version is read by the caller)."""
-    decision = languages.classify(facts, elf)
+    decision = decision or languages.classify(facts, elf)
     evidence = list(decision.evidence)
     runtime_version, version_evidence = version
     if version_evidence:
@@ -161,4 +162,4 @@ def inspect(pid: int, proc: Path = DEFAULT_PROC, cache: ElfCache | None = None) 
         tuple(sorted((k, v) for k, v in facts.environ.items() if k in versions.VERSION_ENV)),
     )
     version = cache.version(key, lambda: versions.runtime_version(facts, decision, elf, resolve, exe))
-    return decide(facts, elf, version, read_cgroup(pid, proc))
+    return decide(facts, elf, version, read_cgroup(pid, proc), decision)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -29,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from api import constants  # noqa: E402
 from cli.clustering import lifecycle, pki  # noqa: E402
 from cli.clustering.layout import Layout, Ports  # noqa: E402
-from controllers.kube import DEPLOYMENTS, NAMESPACES, RECORDS, Api  # noqa: E402
+from controllers.kube import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, RECORDS, Api  # noqa: E402
 
 USER = "hodegos-bench-controllers"
 
@@ -65,12 +66,16 @@ def deployment(name: str, ns: str) -> dict[str, Any]:
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up in `finally`
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--cluster", default="hodegos-bench")
     parser.add_argument("--port", type=int, default=27443)
     parser.add_argument("--nodes", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument(
+        "--max-concurrent", type=int, default=1000, help="rollout.maxConcurrent in the Hodegos configuration"
+    )
     parser.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
     args = parser.parse_args()
 
@@ -87,6 +92,19 @@ def main() -> int:
     apply_crds(admin.client)
     if admin.get(NAMESPACES, None, constants.NAMESPACE) is None:
         admin.create(NAMESPACES, None, {"metadata": {"name": constants.NAMESPACE}})
+    for old in admin.list(NAMESPACES)[0]:  # an interrupted earlier run
+        if old["metadata"]["name"].startswith("bench-"):
+            admin.delete(NAMESPACES, None, old["metadata"]["name"])
+    admin.apply(
+        CONFIGMAPS,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": constants.CONFIG_MAP, "namespace": constants.NAMESPACE},
+            "data": {"config.yaml": f"rollout:\n  maxConcurrent: {args.max_concurrent}\n"},
+        },
+    )
+    print(f"rollout.maxConcurrent: {args.max_concurrent}", flush=True)
     ns = f"bench-{int(time.time())}"
     admin.create(
         NAMESPACES,

@@ -45,6 +45,9 @@ def detect(
     all_processes: bool = typer.Option(
         False, "--all", help="Inspect every process (kernel threads skipped)."
     ),
+    pod: str | None = typer.Option(
+        None, "--pod", help="A pod UID: the application process of each of its containers on this node."
+    ),
     output: Format = typer.Option(Format.table, "--output", "-o", help="table, wide, json or yaml."),
     proc: Path = typer.Option(Path("/proc"), "--proc", help="The /proc root to read.", hidden=True),
 ) -> None:
@@ -52,11 +55,18 @@ def detect(
     from detector import DetectorError, ElfCache, inspect
     from detector.procfs import list_pids
 
-    if bool(pid) == all_processes:
-        fail("give either --pid N (repeatable) or --all")
+    if sum((bool(pid), all_processes, pod is not None)) != 1:
+        fail("give one of --pid N (repeatable), --pod UID or --all")
     cache = ElfCache()
     if all_processes:
         rows = [row for p in list_pids(proc) if p != os.getpid() and (row := _detection_row(p, proc, cache))]
+    elif pod is not None:
+        from detector.node import detect_pod
+
+        found = detect_pod(pod.lower(), proc, cache)
+        if not found:
+            fail(f"no process of pod {pod} on this machine (is the agent in the host's cgroup namespace?)")
+        rows = [detection.to_dict() for detection in found.values()]
     else:
         rows = []
         for one in pid:
@@ -67,7 +77,7 @@ def detect(
     if output in (Format.table, Format.wide):
         typer.echo(detection_table(rows, wide=output == Format.wide))
     else:
-        emit(rows[0] if len(rows) == 1 and not all_processes else rows, output)
+        emit(rows[0] if len(rows) == 1 and pid else rows, output)
 
 
 def detection_table(rows: list[dict[str, Any]], wide: bool = False) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from cli.main import app as hodegos
 from detector import parse_cgroup_file, parse_cgroup_path, pod_processes, read_cgroup
 from detector.node import detect_pod
 from tests.detector.conftest import PYTHON_PROGRAM, Started, join
@@ -194,3 +197,11 @@ def test_real_pod_processes_found_and_application_picked(
     assert detections[app_cid].runtime_version == app.ready
     assert detections[app_cid].pod_uid == pod_uid and detections[app_cid].container_id == app_cid
     assert detections[side_cid].language == "go"
+
+    result = CliRunner().invoke(hodegos, ["agent", "detect", "--pod", pod_uid, "-o", "json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["containerId"]: row for row in json.loads(result.stdout)}
+    assert rows[app_cid]["language"] == "python" and rows[app_cid]["ppid"] == app.pid
+    assert rows[side_cid]["pid"] == sidecar.pid
+    missing = CliRunner().invoke(hodegos, ["agent", "detect", "--pod", str(uuid.uuid4())])
+    assert missing.exit_code == 1 and "no process of pod" in missing.stderr

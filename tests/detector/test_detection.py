@@ -118,7 +118,7 @@ def test_cli_detect_prints_json_and_yaml(
 def test_cli_detect_errors_are_clear() -> None:
     runner = CliRunner()
     both = runner.invoke(app, ["agent", "detect"])
-    assert both.exit_code == 1 and "either --pid" in both.stderr
+    assert both.exit_code == 1 and "give one of --pid" in both.stderr
     gone = runner.invoke(app, ["agent", "detect", "--pid", "999999999"])
     assert gone.exit_code == 1 and "does not exist" in gone.stderr
 

@@ -76,6 +76,13 @@ def main() -> int:
     parser.add_argument(
         "--max-concurrent", type=int, default=1000, help="rollout.maxConcurrent in the Hodegos configuration"
     )
+    parser.add_argument(
+        "--cooldown",
+        type=float,
+        default=3600,
+        help="--rollout-cooldown-seconds: no webhook runs here, so rolled pods stay uninjected; a long"
+        " cooldown keeps them from being rolled again during the run",
+    )
     parser.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
     args = parser.parse_args()
 
@@ -121,6 +128,7 @@ def main() -> int:
             "run",
             f"--kubeconfig={controller_path}",
             "--no-webhook-check",
+            f"--rollout-cooldown-seconds={args.cooldown}",
             "--log-level=warning",
             "--workers=4",
         ],

@@ -50,6 +50,12 @@ def run(
     ),
     identity: str | None = typer.Option(None, "--identity", help="Leader election identity."),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+    cooldown: float = typer.Option(
+        300.0,
+        "--rollout-cooldown-seconds",
+        min=5.0,
+        help="Least time between two rollouts to the same target.",
+    ),
     webhook_check: bool = typer.Option(
         True,
         "--webhook-check/--no-webhook-check",
@@ -73,6 +79,7 @@ def run(
         resync=resync,
         leader_election=leader_elect,
         webhook_healthy=None if webhook_check else (lambda: True),
+        rollout_cooldown=cooldown,
     )
     signal.signal(signal.SIGTERM, lambda *_: manager.stop.set())
     try:

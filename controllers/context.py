@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -122,6 +122,7 @@ class Context:
     pods: PodIndex = field(default_factory=PodIndex)
     webhook_healthy: Callable[[], bool] = lambda: True
     rules_version: str | None = None
+    rollout_cooldown: timedelta = rollouts.DEFAULT_COOLDOWN
 
     def cache(self, kind: str) -> Informer:
         return self.caches[kind]

@@ -76,6 +76,7 @@ def reconcile(ctx: Context, kind: str, namespace: str, name: str) -> float | Non
         webhook_healthy=ctx.webhook_healthy(),
         now=now,
         rules_version=ctx.rules_version,
+        cooldown=ctx.rollout_cooldown,
     )
     if plan.action == "rollout":
         if not rollouts.admit([name], in_flight(ctx), config.rollout.max_concurrent):
@@ -134,7 +135,7 @@ def _reconcile_status(
     view = {**record, "status": {**status, "rollback": rollback}}
     plan = rollouts.plan(
         workload, pods, view, ctx.config, webhook_healthy=ctx.webhook_healthy(), now=now,
-        rules_version=ctx.rules_version,
+        rules_version=ctx.rules_version, cooldown=ctx.rollout_cooldown,
     )  # fmt: skip
     conds = conditions.set_condition(conds, _rollout_condition(plan, generation), now)
     if conds == status.get("conditions") and rollback == status.get("rollback"):

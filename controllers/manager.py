@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Hashable
+from datetime import timedelta
 from typing import Any
 
 from api import constants
@@ -80,6 +81,7 @@ class Manager:
         leader_election: bool = True,
         lease_duration: int = 15,
         webhook_healthy: Any = None,
+        rollout_cooldown: float = 300.0,
     ) -> None:
         self.api = api
         self.namespace = namespace
@@ -98,8 +100,10 @@ class Manager:
             pods=PodIndex(),
             webhook_healthy=webhook_healthy or WebhookHealth(api),
             rules_version=_rules_version(),
+            rollout_cooldown=timedelta(seconds=rollout_cooldown),
         )
         self.config_error: str | None = None
+        self._elector_thread: threading.Thread | None = None
         self.elector = (
             LeaderElector(
                 api,
@@ -232,6 +236,7 @@ class Manager:
                 continue
             try:
                 again = self.process(key)
+                log.debug("reconciled %s (again in %s)", key, again)
                 self.queue.forget(key)
                 if again is not None:
                     self.queue.add(key, after=again)
@@ -250,7 +255,10 @@ class Manager:
             raise TimeoutError("caches did not sync")
         self._reload_config()  # before any workload key runs
         if self.elector is not None:
-            threading.Thread(target=self.elector.run, args=(self.stop,), name="leader", daemon=True).start()
+            self._elector_thread = threading.Thread(
+                target=self.elector.run, args=(self.stop,), name="leader", daemon=True
+            )
+            self._elector_thread.start()
         self.enqueue_all()
         for i in range(self.workers):
             threading.Thread(target=self._worker, name=f"worker-{i}", daemon=True).start()
@@ -273,7 +281,9 @@ class Manager:
     def shutdown(self) -> None:
         self.stop.set()
         self.queue.shutdown()
-        if self.elector is not None:
+        if self._elector_thread is not None:
+            self._elector_thread.join(10)  # its loop releases the Lease on the way out
+        elif self.elector is not None:
             self.elector.release()
 
     def idle(self) -> bool:

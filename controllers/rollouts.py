@@ -13,8 +13,8 @@ Rules, in order, for :func:`plan`:
 - Wait while the workload is still rolling, or while the webhook is not healthy (pods created now would be
   fail-open and uninjected; this is also how pods created while the webhook was down get fixed later).
 - Never roll a workload into injection while its uninstrumented pods are already failing.
-- A completed Hodegos rollout for the same target is not repeated unless a mismatched pod appeared after it
-  (scale-up or webhook outage), and then no sooner than ``cooldown`` after the last one.
+- A completed Hodegos rollout for the same target whose pods still miss the target (they came up while the
+  webhook was down, or the webhook skipped them) is repeated no sooner than ``cooldown`` after the last one.
 """
 
 from __future__ import annotations
@@ -222,12 +222,15 @@ def plan(
                 f"pods already fail without instrumentation ({failing[0][1]}); not rolling out",
             )
     when, last_target = last_rollout(workload)
-    if when is not None and last_target == target:
-        newer = [p for p in mismatched if (created(p) or now) > when]
-        if not newer:
-            return Decision("none", target, "AlreadyRolledOut", f"already rolled out for {target} at {when}")
-        if now - when < cooldown:
-            return Decision("wait", target, "Cooldown", f"last rollout for {target} was at {when}")
+    if when is not None and last_target == target and now - when < cooldown:
+        # Our last rollout already aimed at this target and finished, yet pods still miss it: they came up
+        # while the webhook was down (fail-open), or the webhook skipped them. Retry, but not in a loop.
+        return Decision(
+            "wait",
+            target,
+            "Cooldown",
+            f"pods still lack target {target} after the rollout at {when}; retrying later",
+        )
     return Decision(
         "rollout", target, "PodsOutOfDate", f"{len(mismatched)}/{len(pods)} pods lack target {target}"
     )

@@ -112,26 +112,24 @@ def test_automatic_rollout_disabled() -> None:
     assert decision.reason == "AutomaticRolloutDisabled"
 
 
-def test_completed_rollout_is_not_repeated_but_late_pods_are_fixed() -> None:
-    rolled = workload(
-        template_annotations={
-            constants.ANNOTATION_RESTARTED_AT: "2026-01-01T00:30:00Z",
-            constants.ANNOTATION_ROLLOUT_TARGET: "inject",
-        }
-    )
-    old = pod("a", created="2026-01-01T00:10:00Z")
-    assert plan(rolled, [old], record()).reason == "AlreadyRolledOut"
-    late = pod("b", created="2026-01-01T00:40:00Z")  # created after our rollout: webhook was down
-    assert plan(rolled, [late], record()).action == "rollout"
-    recent = workload(
-        template_annotations={
-            constants.ANNOTATION_RESTARTED_AT: "2026-01-01T00:58:00Z",
-            constants.ANNOTATION_ROLLOUT_TARGET: "inject",
-        }
-    )
-    assert plan(recent, [pod("c", created="2026-01-01T00:59:00Z")], record()).reason == "Cooldown"
+def test_completed_rollout_is_retried_only_after_the_cooldown() -> None:
+    def rolled(at: str, target: str = "inject") -> dict:
+        return workload(
+            template_annotations={
+                constants.ANNOTATION_RESTARTED_AT: at,
+                constants.ANNOTATION_ROLLOUT_TARGET: target,
+            }
+        )
+
+    failed_open = pod("b", created="2026-01-01T00:58:00Z")  # came up uninjected after our rollout
+    recent = plan(rolled("2026-01-01T00:58:00Z"), [failed_open], record())
+    assert (recent.action, recent.reason) == ("wait", "Cooldown")
+    assert plan(rolled("2026-01-01T00:30:00Z"), [failed_open], record()).action == "rollout"
+    custom = plan(rolled("2026-01-01T00:58:00Z"), [failed_open], record(), cooldown=timedelta(seconds=30))
+    assert custom.action == "rollout"
     # A different target is never held back by a previous rollout.
-    assert plan(rolled, [pod("d", injected="1")], None).action == "rollout"
+    assert plan(rolled("2026-01-01T00:59:59Z"), [pod("d", injected="1")], None).action == "rollout"
+    assert plan(rolled("2026-01-01T00:59:59Z", "clean"), [pod("e")], record()).action == "rollout"
 
 
 def test_restart_patch_paths() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import string
+from collections import Counter
 from typing import Any
 
 import jsonpatch
@@ -249,10 +250,13 @@ def test_generated_pods(case: tuple[dict[str, Any], InstrumentedApplication | No
         for index, entry in enumerate(after["env"]):
             if entry["name"] in old and old[entry["name"]] == entry:
                 continue
-            ours = entry.get("value", "")
-            if entry["name"] in old:
-                ours = ours.replace(old[entry["name"]].get("value", ""), "")
-            for ref in REF.findall(ours):
+            # Our references are the ones not already in the user's value (a composed value contains it).
+            theirs = (
+                Counter(REF.findall(old[entry["name"]].get("value", "")))
+                if entry["name"] in old
+                else Counter()
+            )
+            for ref in Counter(REF.findall(entry.get("value", ""))) - theirs:
                 assert ref in names_after[:index], f"{entry['name']} references {ref} before it is defined"
 
     user_inits = len(pod["spec"].get("initContainers") or [])

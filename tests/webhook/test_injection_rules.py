@@ -336,3 +336,15 @@ def test_a_bad_rules_file_names_the_file_and_field(tmp_path: Path) -> None:
 
 def test_every_shipped_language_has_rules() -> None:
     assert set(rules.all_rules()) == {"python", "nodejs", "java", "dotnet", "go"}
+
+
+def test_user_attributes_that_are_a_substring_of_ours_stay_after_ours() -> None:
+    # Found by the property test: a one-letter user value also occurs inside our own references.
+    pod = deployment_pod(
+        [{"name": "app", "image": "a", "env": [{"name": "OTEL_RESOURCE_ATTRIBUTES", "value": "D"}]}]
+    )
+    _, mutated = run(pod, record([{"name": "app", "language": "python"}]))
+    attrs = env_of(container(mutated, "app"))["OTEL_RESOURCE_ATTRIBUTES"]
+    assert attrs.startswith("k8s.namespace.name=shop,k8s.pod.name=$(HODEGOS_POD_NAME),") and attrs.endswith(
+        ",D"
+    )

@@ -71,7 +71,8 @@ class GoTool:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block, across processes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -104,7 +105,7 @@ def ensure(tool: GoTool, progress: Progress | None = None) -> dict[str, Path]:
     say = progress or (lambda _msg: None)
     if tool.is_built():
         return {b: tool.path(b) for b in tool.binaries}
-    with _locked(cache_root() / f".{tool.name}.lock"):
+    with file_lock(cache_root() / f".{tool.name}.lock"):
         if tool.is_built():
             return {b: tool.path(b) for b in tool.binaries}
         target = tool.directory

@@ -66,7 +66,7 @@ def ensure_collector(progress: toolcache.Progress | None = None) -> Path:
     if is_built():
         return collector_path()
     builder = toolcache.ensure(BUILDER, progress)["builder"]
-    with toolcache._locked(toolcache.cache_root() / ".otelcol.lock"):
+    with toolcache.file_lock(toolcache.cache_root() / ".otelcol.lock"):
         if is_built():
             return collector_path()
         target = COLLECTOR.directory

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from cli import toolcache
 from cli.clustering.layout import Layout, Ports
 from cli.clustering.processes import Started
 
@@ -66,11 +65,5 @@ def save(lay: Layout, state: ClusterState) -> None:
 @contextmanager
 def locked(lay: Layout) -> Iterator[None]:
     """Serialise ``up``/``down`` of one cluster across processes (two test sessions, a shell and CI)."""
-    path: Path = lay.lock_file
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with toolcache.file_lock(lay.lock_file):
+        yield

@@ -12,7 +12,6 @@ Command line (what ``.ci/setup.d/30-agents.sh`` runs)::
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -22,9 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
+
+from cli.toolcache import file_lock
 
 RECIPES_DIR = Path(__file__).resolve().parent
 LANGUAGES = ("python", "nodejs", "java", "dotnet")
@@ -100,22 +100,11 @@ def is_built(language: str) -> bool:
     return (build_dir(language) / "build.json").is_file()
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def build(language: str, progress: Progress | None = None) -> Path:
     """Build ``language``'s agent tree unless this recipe is already built; return the image root."""
     say = progress or (lambda _msg: None)
     final = build_dir(language)
-    with _locked(final.parent / f".{final.name}.lock"):
+    with file_lock(final.parent / f".{final.name}.lock"):
         if is_built(language):
             say(f"agent {language}: cached at {final}")
             return final / "rootfs"

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api import constants
+from controllers import conditions
 from controllers.errors import ApiError
 from controllers.kube import LEASES, Api
 
@@ -27,22 +28,14 @@ def micro_time(now: datetime) -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def holder(lease: Mapping[str, Any] | None) -> str | None:
     return ((lease or {}).get("spec") or {}).get("holderIdentity") or None
 
 
 def expired(lease: Mapping[str, Any], now: datetime) -> bool:
     spec = lease.get("spec") or {}
-    renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
+    parse = conditions.parse_timestamp
+    renewed = parse(spec.get("renewTime")) or parse(spec.get("acquireTime"))
     duration = int(spec.get("leaseDurationSeconds") or 0)
     return renewed is None or now >= renewed + timedelta(seconds=duration)
 

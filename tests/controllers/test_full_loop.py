@@ -1,0 +1,206 @@
+"""The whole loop with a real process: opt-in, detection by the node agent, injection, opt-out.
+
+Real: the API server, scheduler, controller-manager and kwok nodes; the controllers; the injection webhook
+(``hodegos webhook serve`` on the host); the node agent's loop (the code ``hodegos agent run`` runs) and a
+real Python process in a real cgroup. The container runtime is the one part that cannot run here: the
+test plays it by putting the process in the cgroup containerd would use for the pod kwok "runs", and by
+writing the container ID into the pod's status as kubelet would.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api import constants
+from cli.clustering import processes, webhook_host
+from cli.clustering.webhook_host import HostedWebhook
+from controllers import rollouts
+from controllers.kube import DEPLOYMENTS, NAMESPACES, PODS, RECORDS, Api
+from controllers.manager import Manager
+from detector.node import NodeAgent
+from detector.writer import RecordStore
+from tests.controllers.cluster_support import create, wait, workload_body
+from tests.controllers.conftest import api_for
+from tests.detector.conftest import PYTHON_PROGRAM, cgroup2_root, join
+from tests.detector.test_agent_cluster import running_status
+from tests.kube import KubeCluster
+from tests.support import require
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(scope="module")
+def webhook(kube_cluster: KubeCluster, kube_api: Any, hodegos_crds: list[str]) -> Iterator[HostedWebhook]:
+    from kubernetes import client
+
+    webhook_host.grant_read_access(kube_api)
+    hosted = HostedWebhook(kube_cluster.layout, kube_cluster.ports, processes.free_block(29643, size=1))
+    hosted.start()
+    hosted.register(kube_api)
+    try:
+        yield hosted
+    finally:
+        hosted.stop()
+        client.AdmissionregistrationV1Api(kube_api).delete_mutating_webhook_configuration(
+            constants.WEBHOOK_CONFIGURATION
+        )
+
+
+@pytest.fixture(scope="module")
+def controllers(
+    kube_cluster: KubeCluster, system_namespace: str, webhook: HostedWebhook
+) -> Iterator[Manager]:
+    m = Manager(
+        api_for(kube_cluster, "hodegos-controllers-full-loop"),
+        identity="full-loop",
+        lease_duration=6,
+        rollout_cooldown=15,
+    )
+    m.start()
+    assert m.elector is not None
+    wait("leadership", m.elector.leading.is_set, timeout=30)
+    yield m
+    m.shutdown()
+
+
+@pytest.fixture
+def container_cgroup() -> Iterator[Any]:
+    """``make(pod_uid, container_id) -> Path``: a containerd-style cgroup (systemd driver), removed after."""
+    root = cgroup2_root()
+    require(
+        root is not None and os.geteuid() == 0 and os.access(root, os.W_OK), "root and a writable cgroup v2"
+    )
+    assert root is not None
+    created: list[Path] = []
+
+    def make(pod_uid: str, container_id: str) -> Path:
+        pod_slice = f"kubepods-besteffort-pod{pod_uid.replace('-', '_')}.slice"
+        path = root / "kubepods.slice" / "kubepods-besteffort.slice" / pod_slice
+        path = path / f"cri-containerd-{container_id}.scope"
+        for level in [*reversed(path.relative_to(root).parents[:-1]), path.relative_to(root)]:
+            if not (root / level).exists():
+                (root / level).mkdir()
+                created.append(root / level)
+        return path
+
+    yield make
+    for path in reversed(created):
+        for pid in (path / "cgroup.procs").read_text().split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for _ in range(50):
+            try:
+                path.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+def _pods(admin: Api, ns: str, app: str) -> list[dict[str, Any]]:
+    items, _ = admin.list(PODS, ns, f"app={app}")
+    return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+
+def _running(admin: Api, ns: str, app: str, injected: bool) -> list[dict[str, Any]]:
+    pods = _pods(admin, ns, app)
+    ok = len(pods) == 1 and all(
+        rollouts.is_instrumented(p) == injected and (p.get("status") or {}).get("phase") == "Running"
+        for p in pods
+    )
+    return pods if ok else []
+
+
+def test_real_python_process_is_detected_injected_and_rolled_back_on_opt_out(
+    controllers: Manager,
+    webhook: HostedWebhook,
+    admin: Api,
+    kube_api: Any,
+    make_namespace: Any,
+    container_cgroup: Any,
+) -> None:
+    from kubernetes import client
+
+    ns = make_namespace(annotations={constants.ANNOTATION_INSTRUMENTATION: "enabled"})
+    create(admin, DEPLOYMENTS, workload_body("Deployment", "shop", ns))
+    pod = wait("a Running pod on a kwok node", lambda: _running(admin, ns, "shop", injected=False), 90)[0]
+    node = pod["spec"].get("nodeName")
+    assert node, "the scheduler bound the pod to a kwok node"
+    record = "deployment-shop"
+    wait("the instrumentor's record", lambda: admin.get(RECORDS, ns, record))
+
+    # The container runtime's part: a real Python process in the pod's container cgroup, and its ID.
+    cid = secrets.token_hex(32)
+    process = subprocess.Popen(
+        ["/usr/bin/python3", "-c", PYTHON_PROGRAM],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=join(container_cgroup(pod["metadata"]["uid"], cid)),
+        start_new_session=True,
+    )
+    core: Any = client.CoreV1Api(kube_api)
+    agent = NodeAgent(core, RecordStore(client.CustomObjectsApi(kube_api)), node)
+    stop = threading.Event()
+    loop = threading.Thread(target=agent.run, args=(5, stop), daemon=True)
+    try:
+        assert process.stdout is not None
+        version = process.stdout.readline().removeprefix("READY").strip()
+        assert version, "the Python process started"
+        core.patch_namespaced_pod_status(pod["metadata"]["name"], ns, running_status({"app": cid}))
+        loop.start()
+
+        def detected() -> dict[str, Any] | None:
+            for entry in ((admin.get(RECORDS, ns, record) or {}).get("status") or {}).get("containers") or []:
+                if entry["name"] == "app" and entry.get("language") == "python":
+                    return dict(entry)
+            return None
+
+        found = wait("the agent's detection in the record", detected, timeout=30)
+        assert found["runtimeVersion"] == version and found["libc"] == "glibc"
+
+        injected = wait(
+            "the Deployment rolled into injected pods",
+            lambda: _running(admin, ns, "shop", injected=True),
+            timeout=90,
+        )[0]
+        assert constants.ANNOTATION_INJECTED in injected["metadata"]["annotations"]
+        assert rollouts.marker(injected) == controllers.ctx.rules_version
+        init = [c["name"] for c in injected["spec"].get("initContainers") or []]
+        assert "hodegos-agent-python" in init, init
+        assert injected["metadata"]["uid"] != pod["metadata"]["uid"]
+
+        admin.merge_patch(
+            NAMESPACES,
+            None,
+            ns,
+            {"metadata": {"annotations": {constants.ANNOTATION_INSTRUMENTATION: "disabled"}}},
+        )
+        clean = wait(
+            "clean pods after the namespace opted out",
+            lambda: _running(admin, ns, "shop", injected=False),
+            timeout=90,
+        )[0]
+        assert constants.ANNOTATION_INJECTED not in (clean["metadata"].get("annotations") or {})
+        assert not [c for c in clean["spec"].get("initContainers") or [] if c["name"].startswith("hodegos")]
+        wait("the record removed", lambda: admin.get(RECORDS, ns, record) is None, timeout=30)
+    finally:
+        stop.set()
+        if loop.is_alive():
+            loop.join(timeout=10)
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)

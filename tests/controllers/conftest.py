@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
 from api import constants
+from cli.clustering import processes, webhook_host
+from cli.clustering.webhook_host import HostedWebhook
 from controllers.kube import NAMESPACES, Api
+from controllers.manager import Manager
+from tests.controllers.cluster_support import wait
 from tests.kube import KubeCluster
 
 
@@ -28,3 +35,40 @@ def system_namespace(kube_cluster: KubeCluster, hodegos_crds: list[str]) -> str:
 @pytest.fixture
 def admin(kube_cluster: KubeCluster, system_namespace: str) -> Api:
     return api_for(kube_cluster, "hodegos-test-setup")
+
+
+@pytest.fixture(scope="module")
+def webhook(kube_cluster: KubeCluster, kube_api: Any, hodegos_crds: list[str]) -> Iterator[HostedWebhook]:
+    """The real webhook (``hodegos webhook serve``) on the host, registered by URL, for one test module."""
+    from kubernetes import client
+
+    webhook_host.grant_read_access(kube_api)
+    hosted = HostedWebhook(kube_cluster.layout, kube_cluster.ports, processes.free_block(29543, size=1))
+    hosted.start()
+    hosted.register(kube_api)
+    try:
+        yield hosted
+    finally:
+        hosted.stop()
+        client.AdmissionregistrationV1Api(kube_api).delete_mutating_webhook_configuration(
+            constants.WEBHOOK_CONFIGURATION
+        )
+
+
+@pytest.fixture(scope="module")
+def controllers(
+    request: pytest.FixtureRequest, kube_cluster: KubeCluster, system_namespace: str, webhook: HostedWebhook
+) -> Iterator[Manager]:
+    """The controllers, leading, beside the real webhook; the identity is named after the test module."""
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", "-")
+    m = Manager(
+        api_for(kube_cluster, f"hodegos-controllers-{name}"),
+        identity=name,
+        lease_duration=6,
+        rollout_cooldown=15,
+    )
+    m.start()
+    assert m.elector is not None
+    wait("leadership", m.elector.leading.is_set, timeout=30)
+    yield m
+    m.shutdown()

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 
 from api import constants
-from cli.clustering import processes, webhook_host
 from cli.clustering.webhook_host import HostedWebhook
 from controllers import rollouts
 from controllers.kube import DEPLOYMENTS, NAMESPACES, PODS, RECORDS, Api
@@ -30,47 +29,11 @@ from controllers.manager import Manager
 from detector.node import NodeAgent
 from detector.writer import RecordStore
 from tests.controllers.cluster_support import create, wait, workload_body
-from tests.controllers.conftest import api_for
 from tests.detector.conftest import PYTHON_PROGRAM, cgroup2_root, join
 from tests.detector.test_agent_cluster import running_status
-from tests.kube import KubeCluster
 from tests.support import require
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture(scope="module")
-def webhook(kube_cluster: KubeCluster, kube_api: Any, hodegos_crds: list[str]) -> Iterator[HostedWebhook]:
-    from kubernetes import client
-
-    webhook_host.grant_read_access(kube_api)
-    hosted = HostedWebhook(kube_cluster.layout, kube_cluster.ports, processes.free_block(29643, size=1))
-    hosted.start()
-    hosted.register(kube_api)
-    try:
-        yield hosted
-    finally:
-        hosted.stop()
-        client.AdmissionregistrationV1Api(kube_api).delete_mutating_webhook_configuration(
-            constants.WEBHOOK_CONFIGURATION
-        )
-
-
-@pytest.fixture(scope="module")
-def controllers(
-    kube_cluster: KubeCluster, system_namespace: str, webhook: HostedWebhook
-) -> Iterator[Manager]:
-    m = Manager(
-        api_for(kube_cluster, "hodegos-controllers-full-loop"),
-        identity="full-loop",
-        lease_duration=6,
-        rollout_cooldown=15,
-    )
-    m.start()
-    assert m.elector is not None
-    wait("leadership", m.elector.leading.is_set, timeout=30)
-    yield m
-    m.shutdown()
 
 
 @pytest.fixture

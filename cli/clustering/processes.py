@@ -64,10 +64,33 @@ def start_ticks(pid: int) -> int | None:
     return found[1] if found else None
 
 
+def _live_threads(pid: int) -> bool:
+    """True if any thread of ``pid`` is not yet dead."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return False
+    for task in tasks:
+        try:
+            raw = (task / "stat").read_text()
+        except OSError:
+            continue
+        if raw[raw.rindex(")") + 2 :].split()[0] not in {"Z", "X"}:
+            return True
+    return False
+
+
 def alive(proc: Started) -> bool:
-    """True if ``proc`` is still running (not a zombie) and is the very process we started."""
+    """True if ``proc`` is still running and is the very process we started.
+
+    A zombie main thread is not enough to call it gone: when a multi-threaded process (every Go binary)
+    is killed, the main thread can turn "Z" while other threads are still exiting and the process still
+    holds its files and listening sockets. Only when every thread is dead are its ports free again.
+    """
     found = _stat(proc.pid)
-    return found is not None and found[1] == proc.start_ticks and found[0] not in {"Z", "X"}
+    if found is None or found[1] != proc.start_ticks:
+        return False
+    return found[0] not in {"Z", "X"} or _live_threads(proc.pid)
 
 
 def spawn(component: str, argv: Sequence[str], log: Path, env: dict[str, str] | None = None) -> Started:

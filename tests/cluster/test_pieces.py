@@ -161,6 +161,36 @@ def test_process_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
     assert not processes.alive(proc)
 
 
+def test_process_whose_main_thread_exited_first_is_alive_until_its_last_thread(tmp_path: Path) -> None:
+    # A killed Go process shows a zombie main thread while its other threads still exit and hold its
+    # listening sockets. Reproduce that state for real: the main thread calls pthread_exit while a
+    # second thread keeps a listening socket open.
+    code = (
+        "import ctypes, socket, sys, threading, time\n"
+        "sock = socket.socket(); sock.bind(('127.0.0.1', 0)); sock.listen()\n"
+        "def hold():\n"
+        "    time.sleep(1.5); sock.close()\n"
+        "threading.Thread(target=hold).start()\n"
+        "print('LISTEN' + 'ING=%d' % sock.getsockname()[1], flush=True)\n"
+        "ctypes.CDLL(None).pthread_exit(None)\n"
+    )
+    log = tmp_path / "z.log"
+    proc = processes.spawn("leader-exits", [sys.executable, "-c", code], log)
+    deadline = time.monotonic() + 10
+    while "LISTENING=" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    port = int(log.read_text().split("LISTENING=", 1)[1].split()[0])
+    while processes._stat(proc.pid) is not None and processes._stat(proc.pid)[0] != "Z":  # type: ignore[index]
+        assert time.monotonic() < deadline, "the main thread never exited"
+        time.sleep(0.02)
+    assert not processes.port_free(port)  # the socket is still held ...
+    assert processes.alive(proc)  # ... so the process is not gone, though its main thread is a zombie
+    while processes.alive(proc):
+        assert time.monotonic() < deadline + 10, "the second thread never finished"
+        time.sleep(0.05)
+    assert processes.port_free(port)
+
+
 def test_port_holder_is_named(state_root: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

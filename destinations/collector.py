@@ -19,9 +19,10 @@ from typing import Any
 import yaml
 
 from cli import toolcache
+from destinations import components as component_names
 from destinations.errors import CollectorError
 
-COLLECTOR_VERSION = "0.149.0"
+COLLECTOR_VERSION = "0.155.0"
 BUILDER = toolcache.GoTool(
     name="otelcol-builder",
     version=f"v{COLLECTOR_VERSION}",
@@ -100,6 +101,14 @@ def ensure_collector(progress: toolcache.Progress | None = None) -> Path:
                 toolcache.run_logged(
                     [go, "mod", "init", "hodegos.local/otelcol"], cwd=build, env=env, log=log
                 )
+            for replace in manifest.get("replaces") or []:
+                old, new = (part.strip() for part in str(replace).split("=>"))
+                toolcache.run_logged(
+                    [go, "mod", "edit", f"-replace={old}={new.replace(' ', '@')}"],
+                    cwd=build,
+                    env=env,
+                    log=log,
+                )
             say("resolving collector modules")
             toolcache.run_logged(
                 [go, "get", *_modules(manifest), f"go.opentelemetry.io/collector/otelcol@{core}"],
@@ -133,12 +142,45 @@ def components(binary: Path | None = None) -> dict[str, list[str]]:
     return result
 
 
+SIGV4 = component_names.name("extensions", "sigv4auth")
+
+
+def _offline(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` without what only a network call can check (``sigv4auth``'s ``assume_role``)."""
+    extensions = config.get("extensions") or {}
+    signers = [key for key, ext in extensions.items() if key.split("/")[0] == SIGV4 and ext]
+    if not any("assume_role" in extensions[key] for key in signers):
+        return config
+    stripped = {key: ext for key, ext in extensions.items()}
+    for key in signers:
+        stripped[key] = {k: v for k, v in extensions[key].items() if k != "assume_role"}
+    return {**config, "extensions": stripped}
+
+
 def validate(
     config: dict[str, Any] | str, *, binary: Path | None = None, env: dict[str, str] | None = None
 ) -> None:
-    """Run ``otelcol validate`` on ``config``; raise :class:`CollectorError` with the collector's message."""
+    """Run ``otelcol validate`` on ``config``; raise :class:`CollectorError` with the collector's message.
+
+    ``sigv4auth`` fetches AWS credentials while it is validated: the SDK's default chain asks the EC2
+    metadata service, and ``assume_role`` calls STS. Validation never leaves this machine: the metadata
+    service is switched off, STS points at a closed loopback port, placeholder keys stand in when the
+    caller's environment has none, and ``assume_role`` is taken out of the copy that is validated. So the
+    config is checked and the credentials are not; the gateway gets its own at run time.
+    """
     exe = binary or collector_path()
-    text = config if isinstance(config, str) else json.dumps(config)
+    if isinstance(config, str):
+        text = json.dumps(_offline(yaml.safe_load(config))) if "assume_role" in config else config
+    else:
+        text = json.dumps(_offline(config))
+    run_env = {
+        **os.environ,
+        **(env or {}),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9",
+    }
+    if "AWS_ACCESS_KEY_ID" not in run_env:
+        run_env |= {"AWS_ACCESS_KEY_ID": "validate-only", "AWS_SECRET_ACCESS_KEY": "validate-only"}
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="hodegos-otelcol-") as handle:
         handle.write(text)
         handle.flush()
@@ -147,7 +189,7 @@ def validate(
             capture_output=True,
             text=True,
             timeout=120,
-            env={**os.environ, **(env or {})},
+            env=run_env,
         )
     if out.returncode != 0:
         raise CollectorError(f"otelcol validate rejected the config: {(out.stderr or out.stdout).strip()}")

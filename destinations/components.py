@@ -1,8 +1,10 @@
 """Collector component names: the logical names type files use -> the names the pinned collector accepts.
 
-The collector renamed ``otlp`` to ``otlp_grpc`` and ``otlphttp`` to ``otlp_http`` (v0.144.0, the old names
-kept as deprecated aliases). Type files always say ``otlp_grpc``/``otlp_http``; this table maps every logical
-name to the id the pinned build registers, and says whether the component is in the build at all
+The collector renamed ``otlp`` to ``otlp_grpc`` and ``otlphttp`` to ``otlp_http`` (v0.144.0), and later gave
+multi-word contrib components snake-case ids (``file_log``, ``k8s_attributes``, ``resource_detection``,
+``prometheus_remote_write``, ``span_metrics``), the old names kept as deprecated aliases. Type files use
+the logical names; this table maps each one to the id the pinned build registers, and says whether the
+component is in the build at all
 (``cli/tools/otelcol/manifest.yaml``). A test compares this table with ``otelcol components`` of the real
 binary, so a version bump that renames or drops a component fails loudly.
 """
@@ -25,15 +27,12 @@ EXPORTERS: dict[str, Component] = {
     "debug": Component("debug"),
     "nop": Component("nop"),
     "googlecloud": Component("googlecloud"),
-    "prometheusremotewrite": Component("prometheusremotewrite"),
+    "prometheusremotewrite": Component("prometheus_remote_write"),
     "clickhouse": Component("clickhouse"),
+    "kafka": Component("kafka"),
     # Types whose native exporter the Go module proxy this project builds from does not carry. Their
     # templates follow the exporter docs; rendering them reports ComponentUnavailable until they are built.
-    "kafka": Component("kafka", built=False),
     "awss3": Component("awss3", built=False),
-    "awsxray": Component("awsxray", built=False),
-    "awsemf": Component("awsemf", built=False),
-    "awscloudwatchlogs": Component("awscloudwatchlogs", built=False),
     "azureblob": Component("azureblob", built=False),
     "azuremonitor": Component("azuremonitor", built=False),
     "elasticsearch": Component("elasticsearch", built=False),
@@ -42,24 +41,24 @@ EXTENSIONS: dict[str, Component] = {
     "health_check": Component("health_check"),
     "basicauth": Component("basicauth"),
     "bearertokenauth": Component("bearertokenauth"),
+    "sigv4auth": Component("sigv4auth"),
     "googleclientauth": Component("googleclientauth", built=False),
 }
 PROCESSORS: dict[str, Component] = {
     "memory_limiter": Component("memory_limiter"),
     "batch": Component("batch"),
-    "k8sattributes": Component("k8sattributes"),
-    "resourcedetection": Component("resourcedetection"),
+    "k8sattributes": Component("k8s_attributes"),
+    "resourcedetection": Component("resource_detection"),
     "resource": Component("resource"),
 }
 RECEIVERS: dict[str, Component] = {
     "otlp": Component("otlp"),
-    "filelog": Component("filelog"),
+    "filelog": Component("file_log"),
     "hostmetrics": Component("hostmetrics"),
     "nop": Component("nop"),
 }
 CONNECTORS: dict[str, Component] = {
-    # Not in the build: no spanmetrics module of the pinned release line is on the module proxy.
-    "spanmetrics": Component("spanmetrics", built=False),
+    "spanmetrics": Component("span_metrics"),
 }
 KINDS: dict[str, dict[str, Component]] = {
     "exporters": EXPORTERS,

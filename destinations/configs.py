@@ -8,7 +8,9 @@ one pipeline per destination and signal: ``<component>/<destination-id>``, ``<si
 Node collector (:func:`render_node`): OTLP receiver on 4317/4318, ``memory_limiter`` first,
 ``k8sattributes``, ``resourcedetection`` and ``resource`` (node name), export to the gateway over OTLP/gRPC.
 It reads pod logs with ``filelog`` from ``/var/log/pods`` for the instrumented workloads when a logs
-destination exists, and adds ``hostmetrics`` when a metrics destination's type asks for host metrics.
+destination exists, adds ``hostmetrics`` when a metrics destination's type asks for host metrics, and derives
+request metrics (calls, errors, duration by service, span, method and status) from spans with the
+``spanmetrics`` connector when a metrics destination's backend does not compute them from traces itself.
 
 Both have the ``health_check`` extension and self-telemetry (Prometheus metrics endpoint) on.
 """
@@ -80,6 +82,7 @@ class NodeOptions:
     memory_limit_percentage: int = 75
     memory_spike_percentage: int = 20
     log_level: str = "info"
+    span_metrics_flush: str = "15s"
 
 
 @dataclass
@@ -256,10 +259,35 @@ def _hostmetrics(options: NodeOptions) -> dict[str, Any]:
     return config
 
 
+def _span_metrics(options: NodeOptions) -> dict[str, Any]:
+    return {
+        "dimensions": [{"name": "http.request.method"}, {"name": "http.response.status_code"}],
+        # keep the pod's resource (service, k8s attributes) on the metrics, as on the spans they come from
+        "add_resource_attributes": True,
+        "resource_metrics_key_attributes": [
+            constants.ATTR_SERVICE_NAME,
+            constants.ATTR_NAMESPACE,
+            constants.ATTR_POD_NAME,
+            constants.ATTR_CONTAINER_NAME,
+        ],
+        "metrics_flush_interval": options.span_metrics_flush,
+        # series of pods that are gone stop being exported (and stop holding memory)
+        "metrics_expiration": "5m",
+    }
+
+
 def node_for_signals(
-    signals: Collection[Signal], *, host_metrics: bool = False, options: NodeOptions = NodeOptions()
+    signals: Collection[Signal],
+    *,
+    host_metrics: bool = False,
+    span_metrics: bool = False,
+    options: NodeOptions = NodeOptions(),
 ) -> CollectorConfig:
-    """The node collector config for the signals the gateway wants (e.g. a CollectorsGroup's)."""
+    """The node collector config for the signals the gateway wants (e.g. a CollectorsGroup's).
+
+    ``span_metrics`` (only with ``metrics``) adds a traces pipeline into the ``spanmetrics`` connector, whose
+    output joins the metrics pipeline; traces themselves still go to the gateway only if it wants them.
+    """
     listen = options.listen
     signals = sorted(set(signals), key=SIGNALS.index)
     limiter = components.name("processors", "memory_limiter")
@@ -289,16 +317,29 @@ def node_for_signals(
     if options.gateway_insecure:
         exporter["tls"] = {"insecure": True}
     receivers: dict[str, Any] = {"otlp": _otlp_receiver(listen)}
+    connectors: dict[str, Any] = {}
+    spans = components.name("connectors", "spanmetrics")
+    if span_metrics and "metrics" in signals:
+        connectors[spans] = _span_metrics(options)
     pipelines: dict[str, Any] = {}
-    for signal in signals:
+    for signal in SIGNALS:
         inputs = ["otlp"]
+        outputs = [gateway] if signal in signals else []
+        if signal == "traces" and connectors:
+            outputs.append(spans)
+        if not outputs:
+            continue
+        if signal == "metrics" and connectors:
+            inputs.append(spans)
         if signal == "logs" and options.log_sources:
-            receivers["filelog"] = _filelog(options)
-            inputs.append("filelog")
+            name = components.name("receivers", "filelog")
+            receivers[name] = _filelog(options)
+            inputs.append(name)
         if signal == "metrics" and host_metrics:
-            receivers["hostmetrics"] = _hostmetrics(options)
-            inputs.append("hostmetrics")
-        pipelines[signal] = {"receivers": inputs, "processors": list(chain), "exporters": [gateway]}
+            name = components.name("receivers", "hostmetrics")
+            receivers[name] = _hostmetrics(options)
+            inputs.append(name)
+        pipelines[signal] = {"receivers": inputs, "processors": list(chain), "exporters": outputs}
     exporters: dict[str, Any] = {gateway: exporter}
     if not pipelines:
         exporters = {components.name("exporters", NOP): {}}
@@ -308,6 +349,7 @@ def node_for_signals(
     config = {
         "receivers": receivers,
         "processors": processors,
+        **({"connectors": connectors} if connectors else {}),
         "exporters": exporters,
         "extensions": {health: _health(listen)},
         "service": {
@@ -320,9 +362,21 @@ def node_for_signals(
 
 
 def node_from_plan(planned: Plan, options: NodeOptions = NodeOptions()) -> CollectorConfig:
-    rendered = node_for_signals(planned.signals(), host_metrics=_wants_host_metrics(planned), options=options)
+    rendered = node_for_signals(
+        planned.signals(),
+        host_metrics=_wants_host_metrics(planned),
+        span_metrics=_wants_span_metrics(planned),
+        options=options,
+    )
     rendered.results = planned.results
     return rendered
+
+
+def _wants_span_metrics(planned: Plan) -> bool:
+    return any(
+        "metrics" in r.signals and not catalogue.get_type(r.type).derives_request_metrics
+        for r in planned.rendered
+    )
 
 
 def _wants_host_metrics(planned: Plan) -> bool:

@@ -170,8 +170,14 @@ def render_destination(
     for entry in type_.extensions:
         if entry.when and not entry.when.holds(values):
             continue
+        if entry.signals and not set(entry.signals) & set(signals):
+            continue
+        # `name` tells two instances of one extension apart: `{{ $ext.<component>.<name> }}`
         ext_id = f"{components.name('extensions', entry.component)}/{dest_id}"
-        ext_ids[entry.component] = ext_id
+        key = entry.component
+        if entry.name:
+            ext_id, key = f"{ext_id}-{entry.name}", f"{key}.{entry.name}"
+        ext_ids[key] = ext_id
         result.extensions[ext_id] = templating.render(entry.config, ctx)
     ctx.extension_ids = ext_ids
     processor_ids: list[str] = []

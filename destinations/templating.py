@@ -3,8 +3,9 @@
 A template is plain YAML data. In strings, ``{{ FIELD }}`` is replaced by the field's value and
 ``{{ FIELD | filter | filter }}`` passes it through filters first. A string that is a single placeholder
 takes the field's type (checkbox -> bool, number -> int/float, keyValue -> mapping); if the field has no
-value, the key (or list item) is left out. Built-ins: ``{{ $id }}`` is the destination id and
-``{{ $ext.<extension> }}`` the id of that extension as this destination instantiates it.
+value, the key (or list item) is left out. Built-ins: ``{{ $id }}`` is the destination id, and
+``{{ $ext.<extension> }}`` (``{{ $ext.<extension>.<name> }}`` for a named one) the id of that extension
+as this destination instantiates it.
 
 A secret field never renders its value: it renders ``${env:NAME}``, the environment variable the gateway
 gets from the destination's Secret, and no filter may touch it.

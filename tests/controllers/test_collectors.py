@@ -8,6 +8,7 @@ import yaml
 from api import constants
 from api.models import CollectorResources
 from controllers import collectors, rendering
+from destinations import components
 from tests.controllers.factories import destination
 
 
@@ -106,7 +107,7 @@ def test_node_collector_objects() -> None:
     assert set(config["service"]["pipelines"]) == {"traces", "logs"}
     gateway = next(v for k, v in config["exporters"].items() if k.endswith("/gateway"))
     assert gateway["endpoint"].startswith(constants.GATEWAY_NAME)
-    assert "filelog" in config["service"]["pipelines"]["logs"]["receivers"]
+    assert components.name("receivers", "filelog") in config["service"]["pipelines"]["logs"]["receivers"]
     volumes = {v["name"] for v in kinds["DaemonSet"]["spec"]["template"]["spec"]["volumes"]}
     assert volumes == {"config", "pod-logs", "hostfs"}
 

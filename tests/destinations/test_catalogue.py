@@ -144,9 +144,12 @@ def test_the_builder_manifest_lists_exactly_the_built_components() -> None:
         "googlecloudexporter": ("exporters", "googlecloud"),
         "prometheusremotewriteexporter": ("exporters", "prometheusremotewrite"),
         "clickhouseexporter": ("exporters", "clickhouse"),
+        "kafkaexporter": ("exporters", "kafka"),
+        "spanmetricsconnector": ("connectors", "spanmetrics"),
         "healthcheckextension": ("extensions", "health_check"),
         "basicauthextension": ("extensions", "basicauth"),
         "bearertokenauthextension": ("extensions", "bearertokenauth"),
+        "sigv4authextension": ("extensions", "sigv4auth"),
     }
     manifest = yaml.safe_load(MANIFEST.read_text())
     listed = set()
@@ -164,5 +167,6 @@ def test_the_builder_manifest_lists_exactly_the_built_components() -> None:
         ("receivers", "otlp"), ("receivers", "filelog"), ("receivers", "hostmetrics"), ("receivers", "nop"),
         ("processors", "memory_limiter"), ("processors", "batch"), ("processors", "k8sattributes"),
         ("processors", "resourcedetection"), ("exporters", "nop"), ("extensions", "health_check"),
+        ("connectors", "spanmetrics"),
     }  # fmt: skip
     assert built <= used_by_types | used_by_configs

@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
-from destinations import catalogue, collector
+from destinations import catalogue, collector, components
 from tests.support import require
 
 CANARY = "canary-cli-91b2-secret"
@@ -95,7 +95,7 @@ def test_collector_config_node_json(tmp_path: Path) -> None:
     logs = runner.invoke(app, ["collector-config", "--role", "node", "-f", str(loki), *args])
     assert logs.exit_code == 0, logs.stderr
     node = yaml.safe_load(logs.stdout)
-    assert node["receivers"]["filelog"]["include"] == [
+    assert node["receivers"][components.name("receivers", "filelog")]["include"] == [
         "/var/log/pods/shop_web-*/*/*.log",
         "/var/log/pods/jobs_*/*/*.log",
     ]

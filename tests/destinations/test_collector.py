@@ -29,12 +29,9 @@ pytestmark = pytest.mark.collector
 NOT_RENDERABLE = {
     "azureblob": "ComponentUnavailable",
     "azuremonitor": "ComponentUnavailable",
-    "cloudwatch": "ComponentUnavailable",
     "elasticsearch": "ComponentUnavailable",
     "googlecloudotlp": "ComponentUnavailable",
-    "kafka": "ComponentUnavailable",
     "s3": "ComponentUnavailable",
-    "xray": "ComponentUnavailable",
     "pyroscope": "UnsupportedSignal",
 }
 
@@ -139,6 +136,7 @@ def test_every_built_component_name_is_accepted(otelcol: Path) -> None:
             "googlecloud": {"project": "p"},
             "prometheusremotewrite": {"endpoint": "http://x"},
             "clickhouse": {"endpoint": "tcp://x:9000"},
+            "kafka": {"brokers": ["x:9092"]},
         },
         "processors": {
             "memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 20},
@@ -157,23 +155,27 @@ def test_every_built_component_name_is_accepted(otelcol: Path) -> None:
             "health_check": {},
             "basicauth": {"client_auth": {"username": "u", "password": "p"}},
             "bearertokenauth": {"token": "t"},
+            "sigv4auth": {"region": "us-east-1", "service": "xray"},
         },
+        "connectors": {"spanmetrics": {}},
     }
     built = {kind: {k for k, c in table.items() if c.built} for kind, table in components.KINDS.items()}
     assert {kind: set(v) for kind, v in cases.items()} == {k: v for k, v in built.items() if k in cases}
-    assert built["connectors"] == set()
     config: dict[str, Any] = {kind: {} for kind in cases}
     for kind, entries in cases.items():
         for logical, cfg in entries.items():
             config[kind][f"{components.name(kind, logical)}/probe"] = cfg
-    receivers = [r for r in config["receivers"] if not r.startswith("filelog/")]
+    filelog = f"{components.name('receivers', 'filelog')}/probe"
+    spans = f"{components.name('connectors', 'spanmetrics')}/probe"
+    receivers = [r for r in config["receivers"] if r != filelog]
     pipelines = {
+        "traces": {"receivers": ["otlp/probe"], "exporters": [spans]},
         "metrics": {
-            "receivers": receivers,
+            "receivers": [*receivers, spans],
             "processors": list(config["processors"]),
             "exporters": list(config["exporters"]),
         },
-        "logs": {"receivers": ["otlp/probe", "filelog/probe"], "exporters": ["otlp_grpc/probe"]},
+        "logs": {"receivers": ["otlp/probe", filelog], "exporters": ["otlp_grpc/probe"]},
     }
     config["service"] = {"extensions": ["health_check/probe"], "pipelines": pipelines}
     collector.validate(config, binary=otelcol)
@@ -201,9 +203,11 @@ def test_node_and_gateway_configs_for_mixed_sets_validate(otelcol: Path, mix: st
     collector.validate(gateway.config, binary=otelcol, env={name: "x" for name in gateway.secret_env})
     if mix == "only-logs":
         assert list(node.config["service"]["pipelines"]) == ["logs"]
-        assert "filelog" in node.config["service"]["pipelines"]["logs"]["receivers"]
+        logs = node.config["service"]["pipelines"]["logs"]["receivers"]
+        assert components.name("receivers", "filelog") in logs
     if mix == "all-signals":
-        assert "hostmetrics" in node.config["service"]["pipelines"]["metrics"]["receivers"]
+        metrics = node.config["service"]["pipelines"]["metrics"]["receivers"]
+        assert "hostmetrics" in metrics and components.name("connectors", "spanmetrics") in metrics
 
 
 @pytest.mark.parametrize(

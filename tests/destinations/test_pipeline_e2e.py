@@ -89,6 +89,17 @@ def send_telemetry(node_http: int) -> None:
     logger_provider.shutdown()
 
 
+def span_metrics(recorder: Recorder) -> list[tuple[set[str], dict[str, str]]]:
+    """(metric names, resource attributes) of each resource whose metrics came from the span connector."""
+    found = []
+    for item in recorder.of("/v1/metrics"):
+        for res in item.message.resource_metrics:
+            names = {m.name for scope in res.scope_metrics for m in scope.metrics}
+            if any(n.startswith("traces.span.metrics.") for n in names):
+                found.append((names, {a.key: a.value.string_value for a in res.resource.attributes}))
+    return found
+
+
 @pytest.mark.timeout(240)
 def test_sdk_to_node_to_gateway_to_destination(otelcol: Path, tmp_path: Path) -> None:
     expected_auth = "Basic " + base64.b64encode(f"hodegos:{CANARY}".encode()).decode()
@@ -119,8 +130,11 @@ def test_sdk_to_node_to_gateway_to_destination(otelcol: Path, tmp_path: Path) ->
                 log_sources=(LogSource("shop", "checkout-"),),
                 pod_log_root=str(pod_logs),
                 host_root=None,
+                span_metrics_flush="1s",
             ),
         )
+        # an OTLP destination does not derive request metrics from spans: the node does
+        assert "connectors" in node.config
         for text in (gateway.yaml(), node.yaml()):
             assert CANARY not in text
         gateway_env = {name: CANARY for name in gateway.secret_env}
@@ -160,6 +174,14 @@ def test_sdk_to_node_to_gateway_to_destination(otelcol: Path, tmp_path: Path) ->
                 attrs = arrived[0]
                 assert attrs["k8s.node.name"] == "kind-worker-1"  # the node's resource processor
                 assert attrs["k8s.pod.ip"] == "127.0.0.1"  # k8sattributes (passthrough) ran on the node
+            # request metrics derived on the node from the span, carrying the span's pod resource
+            deadline = time.monotonic() + 45
+            while not (derived := span_metrics(recorder)) and time.monotonic() < deadline:
+                time.sleep(0.3)
+            assert derived, "no span metrics arrived"
+            names, attrs = derived[0]
+            assert {"traces.span.metrics.calls", "traces.span.metrics.duration"} <= names
+            assert all(attrs.get(k) == v for k, v in POD.items())
             file_logs = wait_for(
                 recorder,
                 "/v1/logs",

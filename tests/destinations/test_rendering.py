@@ -14,12 +14,18 @@ from destinations import (
     Listen,
     LogSource,
     NodeOptions,
+    catalogue,
     check_destination,
+    components,
     render_gateway,
     render_node,
 )
 from destinations.rendering import render_destination
 from tests.destinations.conftest import sample_destination
+
+K8S = components.name("processors", "k8sattributes")
+FILELOG = components.name("receivers", "filelog")
+SPANS = components.name("connectors", "spanmetrics")
 
 CANARY = "canary-7f3a9c-never-print-me"
 
@@ -70,7 +76,7 @@ def test_memory_limiter_first_and_batch_last_for_exporters_without_queue_batchin
     procs = rendered.config["service"]["pipelines"]["metrics/prom"]["processors"]
     assert procs[0] == "memory_limiter"
     assert procs[-1] == "batch"
-    assert "sending_queue" not in rendered.config["exporters"]["prometheusremotewrite/prom"]
+    assert "sending_queue" not in rendered.config["exporters"]["prometheus_remote_write/prom"]
 
 
 def test_secrets_render_as_env_references_only() -> None:
@@ -160,10 +166,10 @@ def test_an_invalid_destination_is_left_out_with_a_reason_naming_the_field(
 
 
 def test_unbuilt_component_and_profiles_only_types_are_reported_not_rendered() -> None:
-    kafka, _ = sample_destination("kafka")
+    s3, _ = sample_destination("s3")
     pyroscope = dest("pyro", "pyroscope", ["traces"], {"PYROSCOPE_URL": "p:4040"})
-    rendered = render_gateway([kafka, pyroscope])
-    assert rendered.results["kafka-sample"].reason == "ComponentUnavailable"
+    rendered = render_gateway([s3, pyroscope])
+    assert rendered.results["s3-sample"].reason == "ComponentUnavailable"
     assert rendered.results["pyro"].reason == "UnsupportedSignal"
     assert "pipelines" in rendered.config["service"]
 
@@ -197,8 +203,12 @@ def test_a_type_with_per_signal_exporters_gets_one_exporter_per_signal() -> None
     rendered = render_destination(
         __import__("api.models", fromlist=["Destination"]).Destination.model_validate(d)
     )
-    assert set(rendered.exporters) == {"otlp_http/lz-traces", "otlp_http/lz-logs", "prometheusremotewrite/lz"}
-    assert rendered.pipelines["metrics/lz"][1] == ["prometheusremotewrite/lz"]
+    assert set(rendered.exporters) == {
+        "otlp_http/lz-traces",
+        "otlp_http/lz-logs",
+        "prometheus_remote_write/lz",
+    }
+    assert rendered.pipelines["metrics/lz"][1] == ["prometheus_remote_write/lz"]
 
 
 def test_node_config_exports_only_the_signals_destinations_want() -> None:
@@ -207,8 +217,8 @@ def test_node_config_exports_only_the_signals_destinations_want() -> None:
     assert list(config["service"]["pipelines"]) == ["traces"]
     traces = config["service"]["pipelines"]["traces"]
     assert traces["processors"][0] == "memory_limiter"
-    assert traces["processors"][1] == "k8sattributes"
-    assert "resourcedetection" in traces["processors"]
+    assert traces["processors"][1] == K8S
+    assert components.name("processors", "resourcedetection") in traces["processors"]
     assert traces["exporters"] == ["otlp_grpc/gateway"]
     assert config["exporters"]["otlp_grpc/gateway"]["endpoint"] == (
         f"{constants.GATEWAY_NAME}.{constants.NAMESPACE}:{constants.OTLP_GRPC_PORT}"
@@ -216,21 +226,22 @@ def test_node_config_exports_only_the_signals_destinations_want() -> None:
     assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(
         f":{constants.OTLP_HTTP_PORT}"
     )
-    assert "filelog" not in config["receivers"] and "hostmetrics" not in config["receivers"]
+    assert FILELOG not in config["receivers"] and "hostmetrics" not in config["receivers"]
+    assert "connectors" not in config  # no metrics destination, no span metrics
 
 
 def test_node_reads_pod_logs_of_instrumented_workloads_only_with_a_logs_destination() -> None:
     sources = (LogSource("shop", "checkout-"), LogSource("payments"))
     logs = dest("l", "loki", ["logs"], {"LOKI_URL": "http://loki:3100"})
     with_logs = render_node([logs], options=NodeOptions(log_sources=sources)).config
-    assert with_logs["receivers"]["filelog"]["include"] == [
+    assert with_logs["receivers"][FILELOG]["include"] == [
         "/var/log/pods/shop_checkout-*/*/*.log",
         "/var/log/pods/payments_*/*/*.log",
     ]
-    assert with_logs["service"]["pipelines"]["logs"]["receivers"] == ["otlp", "filelog"]
+    assert with_logs["service"]["pipelines"]["logs"]["receivers"] == ["otlp", FILELOG]
     traces_only = dest("t", "tempo", ["traces"], {"TEMPO_URL": "t:4317"})
     assert (
-        "filelog"
+        FILELOG
         not in render_node([traces_only], options=NodeOptions(log_sources=sources)).config["receivers"]
     )
 
@@ -256,11 +267,11 @@ def test_listen_options_and_passthrough() -> None:
         [dest("t", "tempo", ["traces"], {"TEMPO_URL": "t:4317"})],
         options=NodeOptions(listen=listen, kubernetes="passthrough"),
     ).config
-    assert n["processors"]["k8sattributes"] == {"passthrough": True}
+    assert n["processors"][K8S] == {"passthrough": True}
     off = render_node(
         [dest("t", "tempo", ["traces"], {"TEMPO_URL": "t:4317"})], options=NodeOptions(kubernetes="off")
     )
-    assert "k8sattributes" not in off.config["processors"]
+    assert K8S not in off.config["processors"]
 
 
 def test_objects_read_from_the_api_server_render() -> None:
@@ -279,5 +290,74 @@ def test_node_for_signals_matches_node_from_destinations() -> None:
     from destinations import node_for_signals
 
     prom = dest("p", "prometheus", ["metrics"], {"PROMETHEUS_REMOTEWRITE_URL": "http://p/api/v1/write"})
-    assert node_for_signals(["metrics"], host_metrics=True).config == render_node([prom]).config
+    assert (
+        node_for_signals(["metrics"], host_metrics=True, span_metrics=True).config
+        == render_node([prom]).config
+    )
     assert list(node_for_signals(["logs", "traces"]).config["service"]["pipelines"]) == ["traces", "logs"]
+
+
+def test_node_derives_span_metrics_for_a_metrics_backend_that_does_not() -> None:
+    prom = dest("p", "prometheus", ["metrics"], {"PROMETHEUS_REMOTEWRITE_URL": "http://p/api/v1/write"})
+    config = render_node([prom]).config
+    pipelines = config["service"]["pipelines"]
+    # spans are received only to be counted: the traces pipeline feeds the connector, not the gateway
+    assert pipelines["traces"]["exporters"] == [SPANS]
+    assert pipelines["metrics"]["receivers"][:2] == ["otlp", SPANS]
+    assert pipelines["metrics"]["exporters"] == ["otlp_grpc/gateway"]
+    assert config["connectors"][SPANS]["add_resource_attributes"] is True
+    tempo = dest("t", "tempo", ["traces"], {"TEMPO_URL": "t:4317"})
+    both = render_node([prom, tempo]).config["service"]["pipelines"]
+    assert both["traces"]["exporters"] == ["otlp_grpc/gateway", SPANS]
+
+
+def test_node_leaves_span_metrics_to_backends_that_derive_them() -> None:
+    honeycomb = dest("h", "honeycomb", ["traces", "metrics"], {}, secret="hc")
+    config = render_node([honeycomb]).config
+    assert catalogue.get_type("honeycomb").derives_request_metrics
+    assert "connectors" not in config
+    assert config["service"]["pipelines"]["traces"]["exporters"] == ["otlp_grpc/gateway"]
+
+
+def test_kafka_has_a_topic_per_signal() -> None:
+    kafka = dest("k", "kafka", ["traces", "logs"], {"KAFKA_BROKERS": "kafka:9092"})
+    exporter = render_gateway([kafka]).config["exporters"]["kafka/k"]
+    assert exporter["brokers"] == ["kafka:9092"]
+    assert exporter["traces"] == {"topic": "otlp_spans", "encoding": "otlp_proto"}
+    assert exporter["logs"] == {"topic": "otlp_logs", "encoding": "otlp_proto"}
+    assert "auth" not in exporter  # no SASL user, no auth block
+
+
+def test_aws_types_sign_each_service_with_its_own_sigv4_extension() -> None:
+    cloudwatch = dest(
+        "cw",
+        "cloudwatch",
+        ["metrics", "logs"],
+        {
+            "AWS_CLOUDWATCH_REGION": "eu-west-1",
+            "AWS_CLOUDWATCH_LOG_GROUP_NAME": "/apps",
+            "AWS_CLOUDWATCH_LOG_STREAM_NAME": "k8s",
+            "AWS_CLOUDWATCH_ROLE_ARN": "arn:aws:iam::1:role/r",
+        },
+    )
+    xray = dest("xr", "xray", ["traces"], {"AWS_XRAY_REGION": "eu-west-1"})
+    config = render_gateway([cloudwatch, xray]).config
+    ext = config["extensions"]
+    assert ext["sigv4auth/cw-logs"]["service"] == "logs"
+    assert ext["sigv4auth/cw-metrics"]["service"] == "monitoring"
+    assert ext["sigv4auth/cw-logs"]["assume_role"] == {"arn": "arn:aws:iam::1:role/r"}
+    assert ext["sigv4auth/xr"] == {"region": "eu-west-1", "service": "xray"}
+    logs = config["exporters"]["otlp_http/cw-logs"]
+    assert logs["logs_endpoint"] == "https://logs.eu-west-1.amazonaws.com/v1/logs"
+    assert logs["headers"] == {"x-aws-log-group": "/apps", "x-aws-log-stream": "k8s"}
+    assert logs["auth"] == {"authenticator": "sigv4auth/cw-logs"}
+    assert config["exporters"]["otlp_http/cw-metrics"]["auth"] == {"authenticator": "sigv4auth/cw-metrics"}
+    assert config["exporters"]["otlp_http/xr"]["traces_endpoint"] == (
+        "https://xray.eu-west-1.amazonaws.com/v1/traces"
+    )
+    assert set(config["service"]["extensions"]) >= set(ext) - {"health_check"}
+    # metrics only: the logs signer and exporter are not rendered, nor the logs-only required fields asked
+    metrics_only = dest("m", "cloudwatch", ["metrics"], {"AWS_CLOUDWATCH_REGION": "eu-west-1"})
+    only = render_gateway([metrics_only])
+    assert only.results["m"].configured
+    assert set(only.config["extensions"]) == {"health_check", "sigv4auth/m-metrics"}

@@ -199,6 +199,13 @@ def components(lay: Layout, ports: Ports, bins: Mapping[str, Path], pki: Pki) ->
             "--use-service-account-credentials=true",
             f"--service-cluster-ip-range={layout.SERVICE_CIDR}",
             "--leader-elect=false",
+            # The defaults (20 QPS, 5 deployment syncs) are sized for a shared production apiserver; on this
+            # private loopback one they made a 1,000-Deployment rollout wait minutes for the controller
+            # manager (benchmarks/controllers_scale.py).
+            "--kube-api-qps=200",
+            "--kube-api-burst=400",
+            "--concurrent-deployment-syncs=20",
+            "--concurrent-replicaset-syncs=20",
         ),
         port=ports.controller_manager,
         health=f"https://{host}:{ports.controller_manager}/healthz",

@@ -1,6 +1,6 @@
 """Benchmark: the injection webhook over TLS (one uvicorn worker), admissions/s and latency per concurrency.
 
-    .venv/bin/python -m benchmarks.webhook [--seconds 8] [--levels 1,8,32,64] [--rate 500]
+    .venv/bin/python -m benchmarks.webhook_latency [--seconds 8] [--levels 1,8,32,64] [--rate 500]
 
 The server (real core, static view, one worker, uvloop + httptools, our reloading TLS context) runs in a
 child process pinned to CPU 0; the load generator runs here pinned to CPU 1 (when there are two CPUs): a

@@ -1,3 +1,3 @@
 """Root fixtures shared by every test area."""
 
-pytest_plugins = ["tests.kube"]
+pytest_plugins = ["tests.kube", "tests.cgroups"]

@@ -14,6 +14,9 @@ Fixtures:
 - ``kube_namespace`` (function): a fresh namespace name, deleted after the test.
 - ``make_namespace`` (function): ``make_namespace(labels=..., annotations=...) -> name``, all deleted after.
 
+:func:`hosted_webhook` runs the real webhook (``hodegos webhook serve``) on the host, registered with the
+cluster by URL, for as long as a ``with`` block lasts (test modules make it a module fixture).
+
 Missing binaries skip locally and fail under CI (:func:`tests.support.require`).
 """
 
@@ -25,16 +28,18 @@ import re
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cli.clustering import lifecycle, pki, processes, tools
+from api.constants import WEBHOOK_CONFIGURATION
+from cli.clustering import lifecycle, pki, processes, tools, webhook_host
 from cli.clustering import state as records
 from cli.clustering.layout import Layout, Ports
-from cli.clustering.webhook_host import apply_crds
+from cli.clustering.webhook_host import HostedWebhook, apply_crds
 from tests.support import require
 
 TEST_CLUSTER = os.environ.get("HODEGOS_TEST_CLUSTER", "hodegos-pytest")
@@ -178,3 +183,21 @@ def make_namespace(kube_api: Any, request: pytest.FixtureRequest) -> Iterator[Ca
 @pytest.fixture
 def kube_namespace(make_namespace: Callable[..., str]) -> str:
     return make_namespace()
+
+
+@contextmanager
+def hosted_webhook(kube_cluster: KubeCluster, kube_api: Any, first_port: int) -> Iterator[HostedWebhook]:
+    """The real webhook on the host (first free port from ``first_port``), registered; removed after."""
+    from kubernetes import client
+
+    webhook_host.grant_read_access(kube_api)
+    hosted = HostedWebhook(kube_cluster.layout, kube_cluster.ports, processes.free_block(first_port, size=1))
+    hosted.start()
+    hosted.register(kube_api)
+    try:
+        yield hosted
+    finally:
+        hosted.stop()
+        client.AdmissionregistrationV1Api(kube_api).delete_mutating_webhook_configuration(
+            WEBHOOK_CONFIGURATION
+        )

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
 from api import constants
 from tests.kube import KubeCluster
+from tests.support import wait
 
 pytestmark = pytest.mark.cluster
 
 
-def _wait(what: str, check: Any, timeout: float = 90.0, every: float = 0.3) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
+def _wait(what: str, check: Any, timeout: float = 90.0) -> Any:
+    return wait(what, check, timeout=timeout)
 
 
 def test_version_and_nodes(kube_cluster: KubeCluster) -> None:

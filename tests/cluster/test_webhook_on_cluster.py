@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from api import constants
-from cli.clustering import lifecycle, processes, webhook_host
+from cli.clustering import lifecycle, webhook_host
 from cli.clustering.webhook_host import HostedWebhook
-from tests.kube import KubeCluster
+from tests.kube import KubeCluster, hosted_webhook
+from tests.support import wait
 from webhook.injecting import INIT_PREFIX
 
 pytestmark = pytest.mark.cluster
@@ -24,32 +25,10 @@ pytestmark = pytest.mark.cluster
 RECORDS = "instrumentedapplications"
 
 
-def _wait(what: str, check: Callable[[], Any], timeout: float = 60.0, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
-
-
 @pytest.fixture(scope="module")
 def webhook(kube_cluster: KubeCluster, kube_api: Any, hodegos_crds: list[str]) -> Iterator[HostedWebhook]:
-    from kubernetes import client
-
-    webhook_host.grant_read_access(kube_api)
-    hosted = HostedWebhook(kube_cluster.layout, kube_cluster.ports, processes.free_block(29443, size=1))
-    hosted.start()
-    hosted.register(kube_api)
-    try:
+    with hosted_webhook(kube_cluster, kube_api, 29443) as hosted:
         yield hosted
-    finally:
-        hosted.stop()
-        client.AdmissionregistrationV1Api(kube_api).delete_mutating_webhook_configuration(
-            constants.WEBHOOK_CONFIGURATION
-        )
 
 
 def _cache_settled(hosted: HostedWebhook, kube_api: Any) -> bool:
@@ -121,7 +100,7 @@ def test_deployment_pods_are_injected_and_run(
 
     namespace = make_namespace(annotations={constants.ANNOTATION_INSTRUMENTATION: "enabled"})
     _record(kube_api, namespace, "Deployment", "shop", {"app": "python"})
-    _wait("the webhook cache to catch up", lambda: _cache_settled(webhook, kube_api))
+    wait("the webhook cache to catch up", lambda: _cache_settled(webhook, kube_api))
     client.AppsV1Api(kube_api).create_namespaced_deployment(
         namespace,
         {
@@ -150,7 +129,7 @@ def test_deployment_pods_are_injected_and_run(
         pods = core.list_namespaced_pod(namespace).items
         return pods if len(pods) == 2 and all(p.status.phase == "Running" for p in pods) else []
 
-    pods = _wait("2 Running pods", running)
+    pods = wait("2 Running pods", running)
     nodes = {f"{kube_cluster.name}-node-1", f"{kube_cluster.name}-node-2"}
     for pod in pods:
         assert pod.metadata.owner_references[0].kind == "ReplicaSet"  # made by the controller-manager
@@ -191,7 +170,7 @@ def test_opt_out_and_excluded_namespace_are_untouched(
             raise
     own_name = f"own-{uuid.uuid4().hex[:8]}"  # hodegos-system outlives the test: names must not repeat
     _record(kube_api, constants.NAMESPACE, "Pod", own_name, {"app": "python"})
-    _wait("the webhook cache to catch up", lambda: _cache_settled(webhook, kube_api))
+    wait("the webhook cache to catch up", lambda: _cache_settled(webhook, kube_api))
     before = webhook.metrics()
 
     kept = core.create_namespaced_pod(namespace, _pod("kept"))
@@ -237,7 +216,7 @@ def test_admission_makes_no_api_calls(
     names = [f"p-{i}" for i in range(20)]
     for name in names:
         _record(kube_api, namespace, "Pod", name, {"app": "python"})
-    _wait("the webhook cache to catch up", lambda: _cache_settled(webhook, kube_api))
+    wait("the webhook cache to catch up", lambda: _cache_settled(webhook, kube_api))
     time.sleep(2.5)  # the audit log is written in batches of up to 1 s
 
     def calls() -> list[str]:

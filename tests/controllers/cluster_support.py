@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from api import constants
 from controllers.kube import DEPLOYMENTS, Api, Resource
+from tests.support import wait
 
-
-def wait(what: str, check: Callable[[], Any], timeout: float = 60.0, every: float = 0.3) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
+__all__ = ["wait"]  # re-exported: the controllers tests import it from here
 
 
 class Switch:

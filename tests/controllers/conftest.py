@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 
 from api import constants
-from cli.clustering import processes, webhook_host
 from cli.clustering.webhook_host import HostedWebhook
 from controllers.kube import NAMESPACES, Api
 from controllers.manager import Manager
 from tests.controllers.cluster_support import wait
-from tests.kube import KubeCluster
+from tests.kube import KubeCluster, hosted_webhook
 
 
 def api_for(kube_cluster: KubeCluster, user: str) -> Api:
@@ -40,19 +39,8 @@ def admin(kube_cluster: KubeCluster, system_namespace: str) -> Api:
 @pytest.fixture(scope="module")
 def webhook(kube_cluster: KubeCluster, kube_api: Any, hodegos_crds: list[str]) -> Iterator[HostedWebhook]:
     """The real webhook (``hodegos webhook serve``) on the host, registered by URL, for one test module."""
-    from kubernetes import client
-
-    webhook_host.grant_read_access(kube_api)
-    hosted = HostedWebhook(kube_cluster.layout, kube_cluster.ports, processes.free_block(29543, size=1))
-    hosted.start()
-    hosted.register(kube_api)
-    try:
+    with hosted_webhook(kube_cluster, kube_api, 29543) as hosted:
         yield hosted
-    finally:
-        hosted.stop()
-        client.AdmissionregistrationV1Api(kube_api).delete_mutating_webhook_configuration(
-            constants.WEBHOOK_CONFIGURATION
-        )
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,6 @@ import secrets
 import signal
 import subprocess
 import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,47 +25,12 @@ from controllers.kube import DEPLOYMENTS, NAMESPACES, PODS, RECORDS, Api
 from controllers.manager import Manager
 from detector.node import NodeAgent
 from detector.writer import RecordStore
+from tests.cgroups import join
 from tests.controllers.cluster_support import create, wait, workload_body
-from tests.detector.conftest import PYTHON_PROGRAM, cgroup2_root, join
+from tests.detector.conftest import PYTHON_PROGRAM
 from tests.detector.test_agent_cluster import running_status
-from tests.support import require
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture
-def container_cgroup() -> Iterator[Any]:
-    """``make(pod_uid, container_id) -> Path``: a containerd-style cgroup (systemd driver), removed after."""
-    root = cgroup2_root()
-    require(
-        root is not None and os.geteuid() == 0 and os.access(root, os.W_OK), "root and a writable cgroup v2"
-    )
-    assert root is not None
-    created: list[Path] = []
-
-    def make(pod_uid: str, container_id: str) -> Path:
-        pod_slice = f"kubepods-besteffort-pod{pod_uid.replace('-', '_')}.slice"
-        path = root / "kubepods.slice" / "kubepods-besteffort.slice" / pod_slice
-        path = path / f"cri-containerd-{container_id}.scope"
-        for level in [*reversed(path.relative_to(root).parents[:-1]), path.relative_to(root)]:
-            if not (root / level).exists():
-                (root / level).mkdir()
-                created.append(root / level)
-        return path
-
-    yield make
-    for path in reversed(created):
-        for pid in (path / "cgroup.procs").read_text().split():
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for _ in range(50):
-            try:
-                path.rmdir()
-                break
-            except OSError:
-                time.sleep(0.1)
 
 
 def _pods(admin: Api, ns: str, app: str) -> list[dict[str, Any]]:
@@ -91,7 +53,7 @@ def test_real_python_process_is_detected_injected_and_rolled_back_on_opt_out(
     admin: Api,
     kube_api: Any,
     make_namespace: Any,
-    container_cgroup: Any,
+    pod_cgroups: Any,
 ) -> None:
     from kubernetes import client
 
@@ -110,7 +72,7 @@ def test_real_python_process_is_detected_injected_and_rolled_back_on_opt_out(
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        preexec_fn=join(container_cgroup(pod["metadata"]["uid"], cid)),
+        preexec_fn=join(pod_cgroups(pod["metadata"]["uid"], cid)),
         start_new_session=True,
     )
     core: Any = client.CoreV1Api(kube_api)

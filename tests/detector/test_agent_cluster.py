@@ -28,7 +28,8 @@ from detector.errors import RecordWriteError
 from detector.node import NodeAgent
 from detector.tracing import GoTracing
 from detector.writer import PLURAL, RecordStore, record_detections
-from tests.detector.conftest import PYTHON_PROGRAM, Started, join
+from tests.cgroups import join
+from tests.detector.conftest import PYTHON_PROGRAM, Started
 from tests.detector.test_tracing import Recorder
 
 pytestmark = pytest.mark.cluster

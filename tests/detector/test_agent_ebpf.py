@@ -24,9 +24,10 @@ from api import constants
 from cli.agent import _go_tracing
 from detector.node import NodeAgent
 from detector.writer import RecordStore
-from tests.detector.conftest import GO, Started, _build, join
+from tests.cgroups import join
+from tests.detector.conftest import GO, Started, _build
 from tests.detector.test_agent_cluster import containers_of, get_record, make_record
-from tests.support import require
+from tests.support import bpf_ready, require
 
 pytestmark = [pytest.mark.cluster, pytest.mark.bpf]
 
@@ -85,20 +86,6 @@ def otlp_receiver() -> Iterator[tuple[str, list[ExportTraceServiceRequest]]]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", received
     server.shutdown()
-
-
-def bpf_ready() -> tuple[bool, str]:
-    if os.geteuid() != 0:
-        return False, "eBPF needs root"
-    if not Path(f"/lib/modules/{os.uname().release}/build").exists():
-        return False, "kernel headers are not linked (make setup: .ci/setup.d/40-ebpf.sh)"
-    try:
-        from ebpf.bccload import import_bcc
-
-        import_bcc()
-    except Exception as exc:
-        return False, f"BCC unavailable: {exc}"
-    return True, ""
 
 
 def test_labelled_go_pod_is_traced_with_its_pod_resource(

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from cli.main import app as hodegos
 from detector import parse_cgroup_file, parse_cgroup_path, pod_processes, read_cgroup
 from detector.node import detect_pod
-from tests.detector.conftest import PYTHON_PROGRAM, Started, join
+from tests.cgroups import join
+from tests.detector.conftest import PYTHON_PROGRAM, Started
 
 UID = "8d2b4c1e-5f3a-4b7c-9d2e-1a2b3c4d5e6f"
 SLICE_UID = UID.replace("-", "_")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,21 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.ebpf import gobuilds
-from tests.support import require
-
-
-def bpf_ready() -> tuple[bool, str]:
-    if os.geteuid() != 0:
-        return False, "eBPF tests need root"
-    if not Path(f"/lib/modules/{os.uname().release}/build").exists():
-        return False, "kernel headers are not linked (make setup: .ci/setup.d/40-ebpf.sh)"
-    try:
-        from ebpf.bccload import import_bcc
-
-        import_bcc()
-    except Exception as exc:
-        return False, f"BCC unavailable: {exc}"
-    return True, ""
+from tests.support import bpf_ready, require
 
 
 class GoServer:

@@ -151,7 +151,7 @@ def _offline(config: dict[str, Any]) -> dict[str, Any]:
     signers = [key for key, ext in extensions.items() if key.split("/")[0] == SIGV4 and ext]
     if not any("assume_role" in extensions[key] for key in signers):
         return config
-    stripped = {key: ext for key, ext in extensions.items()}
+    stripped = dict(extensions)
     for key in signers:
         stripped[key] = {k: v for k, v in extensions[key].items() if k != "assume_role"}
     return {**config, "extensions": stripped}

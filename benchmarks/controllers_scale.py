@@ -83,6 +83,7 @@ def main() -> int:
         help="--rollout-cooldown-seconds: no webhook runs here, so rolled pods stay uninjected; a long"
         " cooldown keeps them from being rolled again during the run",
     )
+    parser.add_argument("--workers", type=int, default=4, help="hodegos controllers run --workers")
     parser.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
     args = parser.parse_args()
 
@@ -130,7 +131,7 @@ def main() -> int:
             "--no-webhook-check",
             f"--rollout-cooldown-seconds={args.cooldown}",
             "--log-level=warning",
-            "--workers=4",
+            f"--workers={args.workers}",
         ],
         cwd=ROOT,
     )

@@ -15,7 +15,7 @@ bold() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 bold "Starting the local cluster '$NAME' (the first run builds Kubernetes from source: allow 20 minutes)"
 hodegos cluster up --name "$NAME"
 KUBECONFIG_PATH="$(hodegos cluster kubeconfig --name "$NAME")"
-KUBECTL="$(python -c 'from cli.clustering import tools; print(tools.KUBERNETES.path("kubectl"))')"
+KUBECTL="$(python -c 'from toolchain import cluster; print(cluster.KUBERNETES.path("kubectl"))')"
 k() { "$KUBECTL" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 k get nodes -o wide
 

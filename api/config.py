@@ -1,19 +1,24 @@
 """The cluster-wide Hodegos configuration, kept in the ConfigMap ``hodegos-config`` (key ``config.yaml``).
 
-Read by the webhook (ignored containers and namespaces), the controllers (mode, rollout and rollback
-settings) and the CLI. ``HodegosConfig.parse_text`` turns a bad value into :class:`ConfigError` naming the
-field, so a typo is reported instead of crashing a controller.
+Read by the webhook (ignored containers and namespaces, image registry), the controllers (mode, rollout and
+rollback settings), the node agent and the CLI, all through :class:`kube.liveconfig.LiveConfig`.
+``HodegosConfig.parse_text`` turns a bad value into :class:`ConfigError` naming the field, so a typo is
+reported instead of crashing a component; :func:`load` is the rule every component applies to the
+ConfigMap: a missing ConfigMap or key means the defaults, a bad one keeps the last good configuration.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError
 
 from api import constants
 from api.models import Model, Sampler
+
+CONFIG_KEY = "config.yaml"  # the key of hodegos-config holding the YAML text
 
 
 class ConfigError(ValueError):
@@ -56,3 +61,18 @@ class HodegosConfig(Model):
                 f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
             )
             raise ConfigError(f"invalid Hodegos configuration: {problems}") from exc
+
+
+def load(
+    config_map: Mapping[str, Any] | None, last_good: HodegosConfig | None = None
+) -> tuple[HodegosConfig, str | None]:
+    """``(configuration to use, error or None)`` for the ``hodegos-config`` ConfigMap (a wire-form dict)."""
+    if config_map is None:
+        return HodegosConfig(), None
+    text = (config_map.get("data") or {}).get(CONFIG_KEY)
+    if text is None:
+        return HodegosConfig(), None
+    try:
+        return HodegosConfig.parse_text(text), None
+    except ConfigError as exc:
+        return last_good or HodegosConfig(), str(exc)

@@ -33,8 +33,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api import constants
-from cli.clustering import lifecycle, processes, webhook_host
-from cli.clustering.layout import Layout, Ports
+from localcluster import lifecycle, processes, webhook_host
+from localcluster.layout import Layout, Ports
 
 DURATION = "apiserver_admission_webhook_admission_duration_seconds"
 FAIL_OPEN = "apiserver_admission_webhook_fail_open_count"

@@ -28,17 +28,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api import constants  # noqa: E402
-from cli.clustering import lifecycle, pki  # noqa: E402
-from cli.clustering.layout import Layout, Ports  # noqa: E402
-from controllers.kube import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, RECORDS, Api  # noqa: E402
+from kube import Api, connect  # noqa: E402
+from kube.resources import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, RECORDS  # noqa: E402
+from localcluster import lifecycle, pki  # noqa: E402
+from localcluster.layout import Layout, Ports  # noqa: E402
 
 USER = "hodegos-bench-controllers"
 
 
 def client(path: Path) -> Api:
-    from kubernetes import config
 
-    return Api(config.new_client_from_config(config_file=str(path)))
+    return connect(path)
 
 
 def rss_kib(pid: int) -> tuple[int, int]:

@@ -164,7 +164,7 @@ def realistic_review(uid: str = "bench") -> bytes:
 
 def _view() -> Any:
     from api.models import InstrumentedApplication
-    from webhook.views import StaticView
+    from webhook.caches import StaticView
 
     record = InstrumentedApplication.model_validate(
         {

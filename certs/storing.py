@@ -17,6 +17,8 @@ from typing import Any
 from api import constants
 from certs.authority import Material
 from certs.errors import MaterialError, SecretError
+from kube import Api, KubeError
+from kube.resources import SECRETS
 
 CERT_FILE = "tls.crt"
 KEY_FILE = "tls.key"
@@ -106,37 +108,24 @@ def from_secret_data(data: dict[str, str] | None) -> Material | None:
 
 
 def read_secret(
-    api: Any, name: str = constants.WEBHOOK_CERT_SECRET, namespace: str = constants.NAMESPACE
+    api: Api, name: str = constants.WEBHOOK_CERT_SECRET, namespace: str = constants.NAMESPACE
 ) -> Material | None:
-    """Material from the Secret (``api``: a ``kubernetes.client.CoreV1Api``); ``None`` if there is none."""
-    from kubernetes.client.exceptions import ApiException
-
+    """Material from the Secret; ``None`` if there is none."""
     try:
-        secret = api.read_namespaced_secret(name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise SecretError(f"reading Secret {namespace}/{name}: {exc.reason}", exc.status) from exc
-    return from_secret_data(secret.data)
+        secret = api.get(SECRETS, namespace, name)
+    except KubeError as exc:
+        raise SecretError(f"reading Secret {namespace}/{name}: {exc}", getattr(exc, "code", None)) from exc
+    return from_secret_data(secret.get("data")) if secret is not None else None
 
 
 def apply_secret(
-    api: Any,
+    api: Api,
     material: Material,
     name: str = constants.WEBHOOK_CERT_SECRET,
     namespace: str = constants.NAMESPACE,
 ) -> None:
     """Server-side apply the Secret with field manager ``hodegos`` (forcing ownership of its fields)."""
-    from kubernetes.client.exceptions import ApiException
-
     try:
-        api.patch_namespaced_secret(
-            name,
-            namespace,
-            secret_manifest(material, name, namespace),
-            field_manager=constants.FIELD_MANAGER,
-            force=True,
-            _content_type="application/apply-patch+yaml",
-        )
-    except ApiException as exc:
-        raise SecretError(f"applying Secret {namespace}/{name}: {exc.reason}", exc.status) from exc
+        api.apply(SECRETS, secret_manifest(material, name, namespace))
+    except KubeError as exc:
+        raise SecretError(f"applying Secret {namespace}/{name}: {exc}", getattr(exc, "code", None)) from exc

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from api import constants
-from cli.output import Format, emit, fail
+from cli.output import Format, connect, emit, fail
 
 if TYPE_CHECKING:
     from detector.tracing import GoTracing, Handle
@@ -152,50 +152,38 @@ def run(
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details."),
 ) -> None:
-    """Watch this node's pods; record each opted-in container's runtime in its InstrumentedApplication."""
-    from kubernetes import client, config
-
+    """Follow this node's pods; record each opted-in container's runtime in its InstrumentedApplication."""
     from detector.node import NodeAgent
-    from detector.writer import RecordStore
 
     if not node:
         fail(f"--node is required (or set {constants.ENV_NODE_NAME})")
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
-    load: Any = config.load_kube_config if kubeconfig is not None else config.load_incluster_config
-    try:
-        load(config_file=str(kubeconfig)) if kubeconfig is not None else load()
-    except (config.ConfigException, OSError) as exc:
-        fail(f"cannot load Kubernetes configuration: {exc}")
-    api = client.ApiClient()
+    api = connect(kubeconfig, in_cluster=None if kubeconfig else True)
     endpoint = (
         otlp_endpoint
         or f"http://{os.environ.get(constants.ENV_NODE_IP, '127.0.0.1')}:{constants.OTLP_HTTP_PORT}"
     )
     tracing = _go_tracing(endpoint) if trace_go else None
-    agent = NodeAgent(
-        client.CoreV1Api(api),
-        RecordStore(client.CustomObjectsApi(api)),
-        node,
-        proc,
-        tracing=tracing,
-        config_namespace=config_namespace,
-    )
+    agent = NodeAgent(api, node, proc, tracing=tracing, config_namespace=config_namespace)
     if once:
-        outcomes, _ = agent.run_once()
-        for outcome in outcomes:
-            typer.echo(outcome)
+        try:
+            for outcome in agent.run_once():
+                typer.echo(outcome)
+        except TimeoutError as exc:
+            fail(str(exc))
+        finally:
+            agent.close()
         return
     stop = threading.Event()
-
-    def terminate(signum: int, frame: object) -> None:
-        stop.set()
-        raise SystemExit(0)  # also interrupts a blocking watch read
-
-    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         agent.run(resync, stop)
+    except KeyboardInterrupt:
+        stop.set()
+    except TimeoutError as exc:
+        fail(str(exc))
     finally:
         if tracing is not None:
             tracing.close()  # detach probes, send the spans already queued

@@ -12,12 +12,13 @@ import typer
 from rich.table import Table
 
 from api import constants
-from cli.clustering import lifecycle, pki, tools
-from cli.clustering import state as records
-from cli.clustering.errors import ClusterError
-from cli.clustering.layout import DEFAULT_NAME, DEFAULT_NODES, Layout
 from cli.output import Format, emit, fail, stderr
-from cli.toolcache import Progress, ToolBuildError
+from localcluster import lifecycle, pki
+from localcluster import state as records
+from localcluster.errors import ClusterError
+from localcluster.layout import DEFAULT_NAME, DEFAULT_NODES, Layout
+from toolchain import cluster as tools
+from toolchain.cache import Progress, ToolBuildError
 
 app = typer.Typer(
     help="A local Kubernetes control plane with fake nodes (no Docker needed).", no_args_is_help=True
@@ -42,16 +43,15 @@ def _progress(quiet: bool = False) -> Iterator[Progress]:
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    from kubernetes.client.exceptions import ApiException
-
+    from kube import KubeError
     from webhook.errors import WebhookError
 
     try:
         yield
     except (ClusterError, ToolBuildError, WebhookError) as exc:
         fail(str(exc))
-    except ApiException as exc:
-        fail(f"the API server answered {exc.status} {exc.reason}: {exc.body}")
+    except KubeError as exc:
+        fail(f"the API server: {exc}")
 
 
 @app.command()
@@ -162,7 +162,7 @@ def list_clusters(
     output: Format = typer.Option(Format.table, "--output", "-o", help="table, json or yaml."),
 ) -> None:
     """List the local clusters (every name with a state directory) and their phase."""
-    from cli.clustering.errors import ClusterNotFoundError
+    from localcluster.errors import ClusterNotFoundError
 
     rows = []
     for name in lifecycle.names():
@@ -222,7 +222,7 @@ def webhook(
     The webhook authenticates as `hodegos-webhook`; `hodegos cluster down` stops it with the cluster.
     Running it again restarts it.
     """
-    from cli.clustering import webhook_host
+    from localcluster import webhook_host
 
     with _errors():
         hosted = webhook_host.up(name, port)

@@ -9,29 +9,9 @@ from pathlib import Path
 import typer
 
 from api import constants
-from cli.output import fail
+from cli.output import connect, fail
 
 app = typer.Typer(help="Run the Hodegos controllers.", no_args_is_help=True)
-
-
-def api_client(kubeconfig: Path | None) -> object:
-    """An official-client ApiClient from ``kubeconfig``, $KUBECONFIG/~/.kube/config, or in-cluster."""
-    from kubernetes import config
-    from kubernetes.config.config_exception import ConfigException
-
-    try:
-        if kubeconfig is not None:
-            return config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
-        try:
-            return config.new_client_from_config()  # type: ignore[no-untyped-call]
-        except (ConfigException, OSError):
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
-            from kubernetes import client
-
-            return client.ApiClient()
-    except (ConfigException, OSError) as exc:
-        fail(f"cannot load Kubernetes credentials: {exc}")
-        raise  # unreachable; fail() exits
 
 
 @app.command("run")
@@ -63,7 +43,6 @@ def run(
     ),
 ) -> None:
     """Run the controllers until interrupted (SIGINT/SIGTERM release the Lease on the way out)."""
-    from controllers.kube import Api
     from controllers.manager import Manager
 
     logging.basicConfig(
@@ -71,7 +50,7 @@ def run(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     manager = Manager(
-        Api(api_client(kubeconfig)),  # type: ignore[arg-type]
+        connect(kubeconfig),
         namespace=namespace,
         image=image,
         identity=identity,

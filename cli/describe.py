@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api import constants
-from cli.output import Format, emit, fail
+from cli.output import Format, connect, emit, fail
 
 app = typer.Typer(help="Show the whole story of a Hodegos-managed object.", no_args_is_help=True)
 
@@ -35,19 +35,18 @@ def workload(
     output: Format = typer.Option(Format.table, "--output", "-o", help="table, json or yaml."),
 ) -> None:
     """Print whether the workload is opted in and why, runtimes, pods, rollout, rollback, collectors."""
-    from api.config import ConfigError, HodegosConfig
-    from cli.controllers import api_client
+    from api.config import load
     from controllers import describing, rollouts
     from controllers.context import WebhookHealth
-    from controllers.errors import ApiError
-    from controllers.kube import BY_KIND, CONFIGMAPS, GROUPS, NAMESPACES, PODS, RECORDS, Api
+    from kube import KubeError
+    from kube.resources import BY_KIND, CONFIGMAPS, GROUPS, NAMESPACES, PODS, RECORDS
 
     try:
         namespace, kind, name = parse_ref(ref)
     except ValueError as exc:
         fail(str(exc))
         return
-    api = Api(api_client(kubeconfig))  # type: ignore[arg-type]
+    api = connect(kubeconfig)
     try:
         obj = api.get(BY_KIND[kind], namespace, name)
         if obj is None:
@@ -61,15 +60,12 @@ def workload(
         pods = rollouts.pods_of(obj, api.list(PODS, namespace)[0]) if selector else []
         groups, _ = api.list(GROUPS, constants.NAMESPACE)
         cm = api.get(CONFIGMAPS, constants.NAMESPACE, constants.CONFIG_MAP)
-    except ApiError as exc:
+    except KubeError as exc:
         fail(f"reading from the API server: {exc}")
         return
-    config = HodegosConfig()
-    if cm and (cm.get("data") or {}).get("config.yaml"):
-        try:
-            config = HodegosConfig.parse_text(cm["data"]["config.yaml"])
-        except ConfigError as exc:
-            Console(stderr=True).print(f"[yellow]warning:[/yellow] {exc}; using defaults", highlight=False)
+    config, problem = load(cm)
+    if problem:
+        Console(stderr=True).print(f"[yellow]warning:[/yellow] {problem}; using defaults", highlight=False)
     result = describing.story(obj, ns, record, pods, groups, config, WebhookHealth(api)())
     if output in (Format.json, Format.yaml):
         emit(result, output)

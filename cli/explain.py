@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-import jsonpatch
 import typer
 import yaml
 from rich.console import Console
@@ -27,8 +26,8 @@ from rich.table import Table
 from api.config import ConfigError, HodegosConfig
 from cli.output import dump, fail
 from webhook import admission
+from webhook.caches import StaticView
 from webhook.errors import ViewError
-from webhook.views import StaticView
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
 
@@ -166,7 +165,7 @@ def explain(
         outcome = admission.review(review, view, settings)
     except admission.AdmissionRequestError as exc:
         fail(f"{file}: {exc}")
-    mutated = jsonpatch.apply_patch(pod, outcome.patch) if outcome.patch else pod
+    mutated = outcome.pod if outcome.pod is not None else pod
     if output is ExplainFormat.table:
         _table(outcome, pod)
         return

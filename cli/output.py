@@ -38,3 +38,14 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` to stderr and exit with ``code``."""
     stderr.print(f"[red]error:[/red] {message}", highlight=False)
     raise SystemExit(code)
+
+
+def connect(kubeconfig: Any = None, in_cluster: bool | None = None) -> Any:
+    """A :class:`kube.Api` for ``--kubeconfig``/``--in-cluster``, or a clear error and exit 1."""
+    from kube import CredentialsError
+    from kube import connect as kube_connect
+
+    try:
+        return kube_connect(kubeconfig, in_cluster=in_cluster)
+    except CredentialsError as exc:
+        fail(str(exc))

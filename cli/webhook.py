@@ -24,7 +24,7 @@ from api.config import ConfigError, HodegosConfig
 from certs import authority, keeping, storing
 from certs.errors import CertError
 from certs.reloading import ReloadingContext
-from cli.output import dump, emit, fail, stderr
+from cli.output import connect, dump, emit, fail, stderr
 from webhook.errors import RegistrationError, ViewError
 
 app = typer.Typer(help="Serve and register the pod injection webhook.", no_args_is_help=True)
@@ -46,22 +46,6 @@ CertDirOpt = Annotated[
 HostOpt = Annotated[
     list[str] | None, typer.Option("--host-name", help="extra DNS name or IP for the serving certificate")
 ]
-
-
-def _api_client(kubeconfig: Path | None, in_cluster: bool) -> Any:
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
-    try:
-        if in_cluster:
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
-            return client.ApiClient()
-        return config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=str(kubeconfig) if kubeconfig else None
-        )
-    except (ConfigException, OSError) as exc:
-        fail(f"cannot load Kubernetes credentials: {exc}")
-        raise
 
 
 def _hosts(extra: list[str] | None) -> list[str]:
@@ -87,7 +71,13 @@ def serve(
         Path | None,
         typer.Option("--records", help="serve from Namespace/InstrumentedApplication files, no cluster"),
     ] = None,
-    config_file: Annotated[Path | None, typer.Option("--config", help="Hodegos config.yaml")] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", help="Hodegos config.yaml (default: the hodegos-config ConfigMap, live)"),
+    ] = None,
+    config_namespace: Annotated[
+        str, typer.Option("--config-namespace", help="where the hodegos-config ConfigMap is")
+    ] = constants.NAMESPACE,
     manage_certs: Annotated[
         bool,
         typer.Option("--manage-certs/--no-manage-certs", help="issue and rotate certificates in --cert-dir"),
@@ -105,35 +95,41 @@ def serve(
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error")] = "info",
 ) -> None:
     """Serve POST /mutate, /healthz, /readyz and /metrics over HTTPS."""
+    from kube import Recorder, StaticConfig
+    from kube.liveconfig import ConfigSource
     from webhook import registration
+    from webhook.caches import ClusterCache, StaticView
     from webhook.server import Settings, create_app
     from webhook.server import serve as run
-    from webhook.views import StaticView, WatchView
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if records is not None and (kubeconfig is not None or in_cluster):
         fail("--records serves from files; do not combine it with --kubeconfig/--in-cluster")
+    file_config: HodegosConfig | None = None
     try:
-        settings = HodegosConfig.parse_text(config_file.read_text()) if config_file else HodegosConfig()
+        file_config = HodegosConfig.parse_text(config_file.read_text()) if config_file else None
     except (OSError, ConfigError) as exc:
         fail(str(exc))
     if not 0 < deadline < registration.TIMEOUT_SECONDS:
         fail(f"--deadline must be between 0 and the webhook timeout ({registration.TIMEOUT_SECONDS}s)")
     cert_dir = cert_dir.expanduser()
 
-    api_client = None
-    view: StaticView | WatchView
+    api = None
+    view: StaticView | ClusterCache
+    config: ConfigSource = StaticConfig(file_config)
     if records is not None:
         try:
             view = StaticView.from_path(records)
         except ViewError as exc:
             fail(str(exc))
     elif kubeconfig is not None or in_cluster:
-        api_client = _api_client(kubeconfig, in_cluster)
-        view = WatchView(api_client).start()
+        api = connect(kubeconfig, in_cluster=in_cluster or None)
+        view = ClusterCache(api, config_namespace, recorder=Recorder(api, "hodegos-webhook")).start()
+        if file_config is None:
+            config = view.config  # hodegos-config, followed live
     else:
         fail("give --records DIR (files) or --kubeconfig FILE / --in-cluster (watch the cluster)")
-    if register_url is not None and api_client is None:
+    if register_url is not None and api is None:
         fail("--register-url needs --kubeconfig or --in-cluster")
 
     client_config = _client_config(register_url, registration.SERVICE_PORT) if register_url else None
@@ -141,14 +137,12 @@ def serve(
 
     def publish(bundle: bytes) -> None:
         nonlocal registered
-        if api_client is None or client_config is None:
+        if api is None or client_config is None:
             return
         if registered:
-            registration.apply_ca_bundle(api_client, bundle)
+            registration.apply_ca_bundle(api, bundle)
         else:
-            registration.apply_configuration(
-                api_client, registration.build_configuration(bundle, client_config)
-            )
+            registration.apply_configuration(api, registration.build_configuration(bundle, client_config))
             registered = True
 
     keeper = None
@@ -175,14 +169,14 @@ def serve(
         stderr.print(f"registered {constants.WEBHOOK_CONFIGURATION} -> {register_url}", highlight=False)
 
     tls = ReloadingContext(cert_dir / storing.CERT_FILE, cert_dir / storing.KEY_FILE)
-    app_ = create_app(view, settings, settings=Settings(deadline=deadline), tls=tls)
+    app_ = create_app(view, config, settings=Settings(deadline=deadline), tls=tls)
     stderr.print(f"serving https://{host}:{port}{constants.WEBHOOK_PATH}", highlight=False)
     try:
         run(app_, host, port, tls, log_level=log_level.lower())
     finally:
         if keeper is not None:
             keeper.stop()
-        if isinstance(view, WatchView):
+        if isinstance(view, ClusterCache):
             view.stop()
 
 
@@ -224,7 +218,7 @@ def register(
         emit(manifest, output.value)
         return
     try:
-        registration.apply_configuration(_api_client(kubeconfig, in_cluster), manifest)
+        registration.apply_configuration(connect(kubeconfig, in_cluster=in_cluster or None), manifest)
     except RegistrationError as exc:
         fail(str(exc))
     target = url or f"service {constants.NAMESPACE}/{constants.WEBHOOK_SERVICE}:{service_port}"
@@ -237,17 +231,15 @@ def unregister(
     in_cluster: InClusterOpt = False,
 ) -> None:
     """Emergency stop: delete the MutatingWebhookConfiguration; pods are then created without injection."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
+    from webhook import registration
 
-    api = client.AdmissionregistrationV1Api(_api_client(kubeconfig, in_cluster))
     try:
-        api.delete_mutating_webhook_configuration(constants.WEBHOOK_CONFIGURATION)
-    except ApiException as exc:
-        if exc.status == 404:
-            stderr.print(f"mutatingwebhookconfiguration/{constants.WEBHOOK_CONFIGURATION} not found")
-            return
-        fail(f"deleting {constants.WEBHOOK_CONFIGURATION}: {exc.status} {exc.reason}")
+        deleted = registration.unregister(connect(kubeconfig, in_cluster=in_cluster or None))
+    except RegistrationError as exc:
+        fail(str(exc))
+    if not deleted:
+        stderr.print(f"mutatingwebhookconfiguration/{constants.WEBHOOK_CONFIGURATION} not found")
+        return
     stderr.print(f"mutatingwebhookconfiguration/{constants.WEBHOOK_CONFIGURATION} deleted")
 
 
@@ -265,9 +257,7 @@ def certs(
     """Issue or rotate the webhook certificates in --cert-dir, and print what is in force."""
     store = None
     if to_secret:
-        from kubernetes import client
-
-        api = client.CoreV1Api(_api_client(kubeconfig, in_cluster))
+        api = connect(kubeconfig, in_cluster=in_cluster or None)
 
         def store(material: authority.Material) -> None:
             storing.apply_secret(api, material)

@@ -19,8 +19,8 @@ from typing import Any
 
 from controllers import collectors, conditions, diffing, optin, rendering, scheduling
 from controllers.context import Context
-from controllers.kube import BY_KIND, DESTINATIONS, GROUPS
 from controllers.rollouts import wants_injection
+from kube.resources import BY_KIND, DESTINATIONS, GROUPS
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def reconcile(ctx: Context) -> float | None:
             rendered = gateway_render
         else:
             rendered = rendering.render_node(
-                group["spec"].get("signals") or [], collectors.gateway_endpoint(ctx.namespace)
+                destinations, collectors.gateway_endpoint(ctx.namespace), _log_namespaces(records, ctx)
             )
         secrets = {s: _secret_data(ctx, s) for s in rendered.secrets}
         objects, digest = collectors.desired_objects(group, rendered.config, secrets, ctx.image, rendered.env)
@@ -88,7 +88,14 @@ def reconcile(ctx: Context) -> float | None:
 
 def _log_namespaces(records: list[dict[str, Any]], ctx: Context) -> list[str]:
     """Namespaces of instrumented workloads, whose pod logs the node collector reads."""
-    return sorted({r["metadata"]["namespace"] for r in records if wants_injection(r, ctx.config)})
+    return sorted(
+        {
+            r["metadata"]["namespace"]
+            for r in records
+            if wants_injection(r, ctx.config)
+            and r["metadata"]["namespace"] not in ctx.config.ignored_namespaces
+        }
+    )
 
 
 def _group_status(

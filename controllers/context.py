@@ -1,8 +1,9 @@
 """What a reconciler works with: the API, the caches, the current configuration, the clock.
 
 :class:`Context` is built by :mod:`controllers.manager`; reconcilers only read caches and write through
-``ctx.api`` (never by mutating cached objects). :class:`PodIndex` answers "the pods of this workload"
-without scanning every pod.
+``ctx.api`` (never by mutating cached objects). The pod cache is indexed by workload
+(:func:`workload_index`, from :func:`api.workloads.workload_of`), so "the pods of this workload" is a
+lookup, not a scan.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,46 +20,28 @@ import httpx
 
 from api import constants
 from api.config import HodegosConfig
-from controllers import conditions, rollouts
-from controllers.errors import ApiError
-from controllers.kube import EVENTS, Api, Informer, Resource
+from api.workloads import workload_of
+from controllers import rollouts
+from kube import Api, Informer, KubeError, Recorder
+from kube.liveconfig import ConfigSource, StaticConfig
+from kube.resources import ENDPOINTSLICES, MUTATING_WEBHOOKS
 
 log = logging.getLogger(__name__)
-WEBHOOK_CONFIGS = Resource(
-    "admissionregistration.k8s.io",
-    "v1",
-    "mutatingwebhookconfigurations",
-    "MutatingWebhookConfiguration",
-    False,
-)
+WORKLOAD_INDEX = "workload"
 
 
-class PodIndex:
-    """Pods grouped by the workload that owns them: ``(namespace, kind, name) -> {pod name: pod}``."""
+def workload_key(namespace: str, kind: str, name: str) -> str:
+    return f"{namespace}/{kind}/{name}"
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_owner: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
 
-    @staticmethod
-    def owner_key(pod: Mapping[str, Any]) -> tuple[str, str, str] | None:
-        owner = rollouts.owner_workload(pod)
-        if owner is None:
-            return None
-        return pod["metadata"].get("namespace", ""), owner[0], owner[1]
-
-    def update(self, new: dict[str, Any] | None, old: dict[str, Any] | None) -> tuple[str, str, str] | None:
-        with self._lock:
-            if old is not None and (key := self.owner_key(old)):
-                self._by_owner.get(key, {}).pop(old["metadata"]["name"], None)
-            if new is not None and (key := self.owner_key(new)):
-                self._by_owner.setdefault(key, {})[new["metadata"]["name"]] = new
-                return key
-        return self.owner_key(old) if old is not None else None
-
-    def pods(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._by_owner.get((namespace, kind, name), {}).values())
+def workload_index(pod: Mapping[str, Any]) -> Iterable[str]:
+    """The index value of a pod: its most likely workload (the rule the webhook and node agent use)."""
+    workload = workload_of(pod)
+    if workload is None:
+        return ()
+    return (
+        workload_key(str((pod.get("metadata") or {}).get("namespace") or ""), workload.kind, workload.name),
+    )
 
 
 class WebhookHealth:
@@ -84,8 +67,8 @@ class WebhookHealth:
 
     def _check(self) -> bool:
         try:
-            config = self.api.get(WEBHOOK_CONFIGS, None, constants.WEBHOOK_CONFIGURATION)
-        except Exception as exc:
+            config = self.api.get(MUTATING_WEBHOOKS, None, constants.WEBHOOK_CONFIGURATION)
+        except KubeError as exc:
             log.debug("webhook health: %s", exc)
             return False
         if not config or not config.get("webhooks"):
@@ -98,13 +81,11 @@ class WebhookHealth:
             except httpx.HTTPError:
                 return False
         service = client_config.get("service") or {}
-        from controllers.kube import ENDPOINTSLICES
-
         try:
             slices, _ = self.api.list(
                 ENDPOINTSLICES, service.get("namespace"), f"kubernetes.io/service-name={service.get('name')}"
             )
-        except ApiError:
+        except KubeError:
             return False
         return any(
             (ep.get("conditions") or {}).get("ready", True) for s in slices for ep in s.get("endpoints") or []
@@ -117,26 +98,31 @@ class Context:
     caches: dict[str, Informer]
     namespace: str = constants.NAMESPACE
     image: str = "hodegos/otelcol:latest"
-    config: HodegosConfig = field(default_factory=HodegosConfig)
+    settings: ConfigSource = field(default_factory=StaticConfig)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    pods: PodIndex = field(default_factory=PodIndex)
     webhook_healthy: Callable[[], bool] = lambda: True
     rules_version: str | None = None
     rollout_cooldown: timedelta = rollouts.DEFAULT_COOLDOWN
+    recorder: Recorder | None = None
+
+    def __post_init__(self) -> None:
+        if self.recorder is None:
+            self.recorder = Recorder(self.api, "hodegos-controllers", lambda: self.clock())
+
+    @property
+    def config(self) -> HodegosConfig:
+        return self.settings.current
 
     def cache(self, kind: str) -> Informer:
         return self.caches[kind]
+
+    def pods(self, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+        """The pods of one workload, from the pod cache's workload index."""
+        return self.cache("Pod").by_index(WORKLOAD_INDEX, workload_key(namespace, kind, name))
 
     def emit(
         self, regarding: Mapping[str, Any], reason: str, note: str, action: str, type_: str = "Normal"
     ) -> None:
         """Record an Event; best effort (an Event that cannot be written is logged, never fatal)."""
-        body = conditions.event(
-            regarding, reason=reason, note=note, action=action, now=self.clock(), type_=type_
-        )
-        try:
-            self.api.create(EVENTS, body["metadata"]["namespace"], body)
-        except ApiError as exc:
-            if not exc.conflict:
-                log.warning("event %s on %s: %s", reason, body["regarding"].get("name"), exc)
-        log.info("%s %s/%s: %s", reason, body["regarding"].get("kind"), body["regarding"].get("name"), note)
+        assert self.recorder is not None
+        self.recorder.emit(regarding, reason, note, action, type_)

@@ -6,7 +6,9 @@ Reconciles one workload key ``(kind, namespace, name)`` at a time, from the cach
 2. injected pods failing inside the stability window -> ``status.rollback`` + ``RolledBack`` condition and
    a Warning event (the webhook then injects nothing); ``hodegos.io/recover-from-rollback: "true"`` on the
    workload clears it (and the annotation);
-3. the rollout plan (:func:`controllers.rollouts.plan`) -> patch the pod template, within
+3. what the webhook will do with each container (:func:`controllers.rollouts.injection`, the webhook's own
+   rule) -> the ``Injectable`` condition, with the reason for every container it will leave alone;
+4. the rollout plan (:func:`controllers.rollouts.plan`) -> patch the pod template, within
    ``rollout.maxConcurrent``; the ``WorkloadRollout`` condition says why or why not.
 
 Status is written with a JSON merge patch carrying the observed resourceVersion (a concurrent writer, such
@@ -22,7 +24,8 @@ from typing import Any
 from api import constants
 from controllers import conditions, diffing, optin, rollouts
 from controllers.context import Context
-from controllers.kube import BY_KIND, RECORDS
+from kube.resources import BY_KIND, RECORDS
+from webhook import eligibility
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,7 @@ def reconcile(ctx: Context, kind: str, namespace: str, name: str) -> float | Non
         ctx.emit(workload, "Uninstrumented", f"opted out ({decision.message})", "Delete")
         record = None
 
-    pods = ctx.pods.pods(namespace, kind, name)
+    pods = ctx.pods(namespace, kind, name)
     if record is not None:
         record = _reconcile_status(ctx, workload, record, pods, decision)
 
@@ -94,6 +97,19 @@ def _rollout_condition(plan: rollouts.Decision, generation: int | None) -> dict[
     return conditions.condition(
         "WorkloadRollout", plan.action == "none", plan.reason, plan.message, generation=generation
     )
+
+
+def _injectable_condition(
+    record: dict[str, Any], workload: dict[str, Any], ctx: Context, generation: int | None
+) -> dict[str, Any]:
+    """Will the webhook instrument this workload's pods, and why not for each container it leaves alone."""
+    decisions = rollouts.injection(record, ctx.config, workload)
+    message = eligibility.summary(decisions)
+    if any(d.acts for d in decisions):
+        return conditions.condition("Injectable", True, "AgentsApply", message, generation)
+    if not ((record.get("status") or {}).get("containers")):
+        return conditions.condition("Injectable", False, "WaitingForDetection", message, generation)
+    return conditions.condition("Injectable", False, "NothingToInstrument", message, generation)
 
 
 def _reconcile_status(
@@ -132,6 +148,7 @@ def _reconcile_status(
     else:
         rolled = conditions.condition("RolledBack", False, "Healthy", "no rollback recorded", generation)
     conds = conditions.set_condition(conds, rolled, now)
+    conds = conditions.set_condition(conds, _injectable_condition(record, workload, ctx, generation), now)
     view = {**record, "status": {**status, "rollback": rollback}}
     plan = rollouts.plan(
         workload, pods, view, ctx.config, webhook_healthy=ctx.webhook_healthy(), now=now,

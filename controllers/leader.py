@@ -17,15 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api import constants
-from controllers import conditions
-from controllers.errors import ApiError
-from controllers.kube import LEASES, Api
+from kube import Api, ApiError
+from kube.resources import LEASES
+from kube.timestamps import micro_time, parse_timestamp
 
 log = logging.getLogger(__name__)
-
-
-def micro_time(now: datetime) -> str:
-    return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def holder(lease: Mapping[str, Any] | None) -> str | None:
@@ -34,7 +30,7 @@ def holder(lease: Mapping[str, Any] | None) -> str | None:
 
 def expired(lease: Mapping[str, Any], now: datetime) -> bool:
     spec = lease.get("spec") or {}
-    parse = conditions.parse_timestamp
+    parse = parse_timestamp
     renewed = parse(spec.get("renewTime")) or parse(spec.get("acquireTime"))
     duration = int(spec.get("leaseDurationSeconds") or 0)
     return renewed is None or now >= renewed + timedelta(seconds=duration)

@@ -18,7 +18,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Hashable
 from datetime import timedelta
@@ -26,9 +25,12 @@ from typing import Any
 
 from api import constants
 from api.config import HodegosConfig
-from controllers import autoscaler, configuration, instrumentor, optin
-from controllers.context import Context, PodIndex, WebhookHealth
-from controllers.kube import (
+from api.workloads import workload_of
+from controllers import autoscaler, instrumentor, optin
+from controllers.context import WORKLOAD_INDEX, Context, WebhookHealth, workload_index
+from controllers.leader import LeaderElector
+from kube import Api, Informer, LiveConfig, Recorder, Resource, WorkQueue, wait_synced
+from kube.resources import (
     CONFIGMAPS,
     CRONJOBS,
     DAEMONSETS,
@@ -42,17 +44,10 @@ from controllers.kube import (
     SECRETS,
     SERVICES,
     STATEFULSETS,
-    Api,
-    Informer,
-    Resource,
-    wait_synced,
 )
-from controllers.leader import LeaderElector
-from controllers.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 COLLECTORS: tuple[str] = ("collectors",)
-CONFIG: tuple[str] = ("config",)
 
 
 def default_identity() -> str:
@@ -92,17 +87,19 @@ class Manager:
         self.stop = threading.Event()
         self.reconciles = 0
         self.errors = 0
+        recorder = Recorder(api, "hodegos-controllers")
+        self.live_config = LiveConfig(api, namespace, recorder=recorder, on_change=self._config_changed)
         self.ctx = Context(
             api=api,
             caches={},
             namespace=namespace,
             image=image,
-            pods=PodIndex(),
+            settings=self.live_config,
             webhook_healthy=webhook_healthy or WebhookHealth(api),
             rules_version=_rules_version(),
             rollout_cooldown=timedelta(seconds=rollout_cooldown),
+            recorder=recorder,
         )
-        self.config_error: str | None = None
         self._elector_thread: threading.Thread | None = None
         self.elector = (
             LeaderElector(
@@ -119,19 +116,26 @@ class Manager:
         add(NAMESPACES, self._on_namespace)
         for res in (DEPLOYMENTS, STATEFULSETS, DAEMONSETS, CRONJOBS):
             add(res, self._on_workload)
-        add(PODS, self._on_pod)
+        self.ctx.caches[PODS.kind] = Informer(
+            api, PODS, self._on_pod, indexers={WORKLOAD_INDEX: workload_index}
+        )
         add(RECORDS, self._on_record)
         add(DESTINATIONS, self._on_collectors, namespace)
         add(GROUPS, self._on_collectors, namespace)
         add(SECRETS, self._on_collectors, namespace)
         add(SERVICES, self._on_collectors, namespace)
         add(HPAS, self._on_collectors, namespace)
-        add(CONFIGMAPS, self._on_configmap, namespace)
+        add(CONFIGMAPS, self._on_collectors, namespace)
 
     # -- wiring ----------------------------------------------------------------------------------------
 
     def _add_informer(self, res: Resource, handler: Any, namespace: str | None = None) -> None:
         self.ctx.caches[res.kind] = Informer(self.api, res, handler, namespace=namespace)
+
+    @property
+    def config_error(self) -> str | None:
+        """What is wrong with ``hodegos-config`` right now (the previous configuration is in force)."""
+        return self.live_config.error
 
     def _workload_keys(self, namespace: str | None = None) -> list[Hashable]:
         keys: list[Hashable] = []
@@ -159,9 +163,10 @@ class Manager:
             self.queue.add(COLLECTORS)
 
     def _on_pod(self, _type: str, new: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
-        key = self.ctx.pods.update(new, old)
-        if key is not None:
-            self.queue.add(("workload", key[1], key[0], key[2]))
+        obj = new or old
+        workload = workload_of(obj) if obj is not None else None
+        if obj is not None and workload is not None and workload.kind in optin.WATCHED_KINDS:
+            self.queue.add(("workload", workload.kind, obj["metadata"].get("namespace", ""), workload.name))
 
     def _on_record(self, _type: str, new: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
         obj = new or old
@@ -184,31 +189,10 @@ class Manager:
     def _on_collectors(self, _type: str, new: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
         self.queue.add(COLLECTORS)
 
-    def _on_configmap(self, _type: str, new: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
-        obj = new or old
-        if obj is not None and obj["metadata"]["name"] == constants.CONFIG_MAP:
-            self.queue.add(CONFIG)
-        else:
-            self.queue.add(COLLECTORS)
-
     # -- reconciling -----------------------------------------------------------------------------------
 
-    def _reload_config(self) -> None:
-        cm = self.ctx.cache("ConfigMap").get(self.namespace, constants.CONFIG_MAP)
-        config, error = configuration.load(cm, self.ctx.config)
-        if error and error != self.config_error and cm is not None:
-            self.ctx.emit(
-                cm,
-                "InvalidConfiguration",
-                f"{error}; keeping the previous configuration",
-                "Validate",
-                "Warning",
-            )
-        self.config_error = error
-        if config != self.ctx.config:
-            log.info("configuration changed: %s", config.to_dict())
-            self.ctx.config = config
-            self.enqueue_all()
+    def _config_changed(self, config: HodegosConfig) -> None:
+        self.enqueue_all()
 
     def enqueue_all(self) -> None:
         for key in self._workload_keys():
@@ -221,8 +205,6 @@ class Manager:
             return instrumentor.reconcile(self.ctx, key[1], key[2], key[3])
         if key == COLLECTORS:
             return autoscaler.reconcile(self.ctx)
-        if key == CONFIG:
-            self._reload_config()
         return None
 
     def _worker(self) -> None:
@@ -249,11 +231,11 @@ class Manager:
                 self.queue.done(key)
 
     def start(self) -> None:
-        for informer in self.ctx.caches.values():
+        informers = [*self.ctx.caches.values(), self.live_config.informer]
+        for informer in informers:
             informer.start(self.stop)
-        if not wait_synced(list(self.ctx.caches.values()), self.stop):
+        if not wait_synced(informers, self.stop):  # the configuration too, before any key runs
             raise TimeoutError("caches did not sync")
-        self._reload_config()  # before any workload key runs
         if self.elector is not None:
             self._elector_thread = threading.Thread(
                 target=self.elector.run, args=(self.stop,), name="leader", daemon=True
@@ -297,12 +279,3 @@ class Manager:
 def _same(new: dict[str, Any] | None, old: dict[str, Any] | None) -> bool:
     rv = (new or {}).get("metadata", {}).get("resourceVersion")
     return rv is not None and rv == (old or {}).get("metadata", {}).get("resourceVersion")
-
-
-def wait_for(predicate: Any, timeout: float = 60, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False

@@ -5,8 +5,10 @@ time, and return a decision. The instrumentor applies them.
 
 Rules, in order, for :func:`plan`:
 
-- The target is ``inject`` when the record's runtime details name a container the webhook instruments and
-  no rollback is recorded; otherwise ``clean``.
+- The target is ``inject`` when no rollback is recorded and :func:`webhook.eligibility.decide` (the webhook's
+  own rule) says the webhook will instrument at least one container of the workload's pod template, given
+  what the node agent recorded; otherwise ``clean``. So a workload the webhook would leave alone (a language
+  without rules, another APM agent, a clobbering ``valueFrom``) is never rolled for nothing.
 - Nothing to do when every pod already matches the target (an injected pod carries
   ``hodegos.io/injected``, or the eBPF Go label; a clean pod carries neither).
 - CronJobs are never rolled: each run makes new pods, which the webhook handles.
@@ -26,11 +28,11 @@ from typing import Any, Literal
 
 from api import constants
 from api.config import HodegosConfig
-from controllers.conditions import parse_timestamp, timestamp
 from controllers.optin import pod_template, template_path
+from kube.timestamps import parse_timestamp, timestamp
+from webhook import eligibility
+from webhook.eligibility import Eligibility
 
-INJECTED_LANGUAGES = frozenset({"python", "nodejs", "java", "dotnet", "ruby", "php"})
-EBPF_LANGUAGES = frozenset({"go"})
 Target = Literal["inject", "clean"]
 Action = Literal["none", "rollout", "wait", "blocked"]
 
@@ -164,18 +166,23 @@ def last_rollout(workload: Mapping[str, Any]) -> tuple[datetime | None, str | No
     )
 
 
-def wants_injection(record: Mapping[str, Any] | None, config: HodegosConfig) -> bool:
-    """Does the record call for injection (a known language, not ignored, no rollback)?"""
-    if not record:
+def injection(
+    record: Mapping[str, Any] | None, config: HodegosConfig, workload: Mapping[str, Any] | None = None
+) -> list[Eligibility]:
+    """The webhook's per-container decision: for the workload's pod template when given, else the record's."""
+    containers = None
+    if workload is not None:
+        containers = [c for c in (pod_template(workload).get("spec") or {}).get("containers") or [] if c]
+    return eligibility.decide_all(record, config, containers)
+
+
+def wants_injection(
+    record: Mapping[str, Any] | None, config: HodegosConfig, workload: Mapping[str, Any] | None = None
+) -> bool:
+    """Will the webhook instrument this workload's pods (no rollback, at least one container it acts on)?"""
+    if not record or (record.get("status") or {}).get("rollback"):
         return False
-    status = record.get("status") or {}
-    if status.get("rollback"):
-        return False
-    return any(
-        c.get("name") not in config.ignored_containers
-        and c.get("language") in INJECTED_LANGUAGES | EBPF_LANGUAGES
-        for c in status.get("containers") or []
-    )
+    return any(d.acts for d in injection(record, config, workload))
 
 
 def template_disabled(workload: Mapping[str, Any]) -> bool:
@@ -197,7 +204,7 @@ def plan(
 ) -> Decision:
     """Decide whether to roll ``workload``; ``pods`` are its own pods (see :func:`pods_of`)."""
     target: Target = (
-        "inject" if wants_injection(record, config) and not template_disabled(workload) else "clean"
+        "inject" if wants_injection(record, config, workload) and not template_disabled(workload) else "clean"
     )
     mismatched = [p for p in pods if not matches_target(p, target, rules_version)]
     if not mismatched:
@@ -305,23 +312,3 @@ def rollback_needed(
 def recover_requested(workload: Mapping[str, Any]) -> bool:
     annotations = workload.get("metadata", {}).get("annotations") or {}
     return str(annotations.get(constants.ANNOTATION_RECOVER, "")).lower() == "true"
-
-
-def owner_workload(pod: Mapping[str, Any]) -> tuple[str, str] | None:
-    """``(kind, name)`` of the watched workload that made ``pod``, from owner references alone.
-
-    A ReplicaSet's name is its Deployment's name plus ``-<pod-template-hash>``; a Job made by a CronJob is
-    not followed (CronJobs are never rolled).
-    """
-    meta = pod.get("metadata") or {}
-    for ref in meta.get("ownerReferences") or []:
-        if not ref.get("controller"):
-            continue
-        kind, name = ref.get("kind"), ref.get("name", "")
-        if kind in ("StatefulSet", "DaemonSet"):
-            return kind, name
-        if kind == "ReplicaSet":
-            suffix = (meta.get("labels") or {}).get(constants.POD_TEMPLATE_HASH)
-            if suffix and name.endswith(f"-{suffix}"):
-                return "Deployment", name[: -len(suffix) - 1]
-    return None

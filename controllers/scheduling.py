@@ -15,7 +15,7 @@ from typing import Any
 from api import constants
 from api.config import HodegosConfig
 from api.models import SIGNALS
-from controllers.rollouts import EBPF_LANGUAGES, wants_injection
+from controllers.rollouts import injection, wants_injection
 
 
 def enabled_destinations(destinations: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -33,12 +33,13 @@ def destination_signals(destinations: Iterable[Mapping[str, Any]]) -> list[str]:
     return [s for s in SIGNALS if s in wanted]
 
 
-def uses_ebpf(records: Iterable[Mapping[str, Any]]) -> bool:
+def uses_ebpf(records: Iterable[Mapping[str, Any]], config: HodegosConfig) -> bool:
+    """A record names a container the node agent traces with eBPF (Go), and was not rolled back."""
     return any(
-        c.get("language") in EBPF_LANGUAGES
+        d.action == "label"
         for r in records
         if not (r.get("status") or {}).get("rollback")
-        for c in (r.get("status") or {}).get("containers") or []
+        for d in injection(r, config)
     )
 
 
@@ -56,7 +57,7 @@ def desired_groups(
     if enabled_destinations(destinations):
         groups[constants.GATEWAY_NAME] = _group(constants.GATEWAY_NAME, "gateway", signals, namespace)
     instrumented = any(wants_injection(r, config) for r in records)
-    if instrumented or uses_ebpf(records) or "logs" in signals:
+    if instrumented or uses_ebpf(records, config) or "logs" in signals:
         groups[constants.NODE_COLLECTOR_NAME] = _group(
             constants.NODE_COLLECTOR_NAME, "node", signals, namespace
         )

@@ -5,7 +5,7 @@ multi-word contrib components snake-case ids (``file_log``, ``k8s_attributes``, 
 ``prometheus_remote_write``, ``span_metrics``), the old names kept as deprecated aliases. Type files use
 the logical names; this table maps each one to the id the pinned build registers, and says whether the
 component is in the build at all
-(``cli/tools/otelcol/manifest.yaml``). A test compares this table with ``otelcol components`` of the real
+(``toolchain/pins/otelcol/manifest.yaml``). A test compares this table with ``otelcol components`` of the real
 binary, so a version bump that renames or drops a component fails loudly.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Component:
     name: str  # the id the pinned collector accepts
-    built: bool = True  # present in cli/tools/otelcol/manifest.yaml
+    built: bool = True  # present in toolchain/pins/otelcol/manifest.yaml
     queue_batching: bool = False  # supports exporterhelper `sending_queue.batch` (preferred over `batch`)
 
 

@@ -1,44 +1,19 @@
 """From a pod and its detections to an InstrumentedApplication status patch: pure functions.
 
-- :func:`owner_candidates` names the workload records a pod may belong to, most likely first, from its
-  owner reference alone (a ReplicaSet ``web-7d4b9c`` with ``pod-template-hash=7d4b9c`` -> Deployment
-  ``web``; a Job ``report-28930140`` -> CronJob ``report``), so no API call is needed to walk owners.
+- Which workload (and so which record) a pod belongs to is :func:`api.workloads.candidates`, the rule the
+  webhook uses too.
 - :func:`container_names` maps runtime container IDs (from cgroups) to the pod's container names.
 - :func:`status_patch` merges one pod's detections into the record's ``status.containers``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from api import constants
-from api.models import ContainerRuntime, InstrumentedApplication, WorkloadKind
+from api.models import ContainerRuntime, InstrumentedApplication
 from detector.detection import Detection
-
-_CRONJOB_JOB = re.compile(r"^(.+)-\d+$")
-
-
-def owner_candidates(pod: Mapping[str, Any]) -> list[tuple[WorkloadKind, str]]:
-    """``(kind, name)`` of the workloads that may own ``pod``, most specific record first."""
-    metadata = pod.get("metadata") or {}
-    owners = metadata.get("ownerReferences") or []
-    owner = next((o for o in owners if o.get("controller")), owners[0] if owners else None)
-    if owner is None:
-        return [("Pod", metadata["name"])]
-    kind, name = owner.get("kind"), owner.get("name", "")
-    if kind == "ReplicaSet":
-        template_hash = (metadata.get("labels") or {}).get(constants.POD_TEMPLATE_HASH)
-        if template_hash and name.endswith(f"-{template_hash}"):
-            return [("Deployment", name[: -len(template_hash) - 1]), ("ReplicaSet", name)]
-        return [("ReplicaSet", name)]
-    if kind == "Job":
-        match = _CRONJOB_JOB.match(name)
-        return [("CronJob", match.group(1)), ("Job", name)] if match else [("Job", name)]
-    if kind in ("StatefulSet", "DaemonSet", "Deployment", "CronJob"):
-        return [(kind, name)]
-    return []  # owned by something Hodegos keeps no record for (a custom controller)
 
 
 def bare_container_id(container_id: str) -> str:

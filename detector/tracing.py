@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from api import constants
+from api import constants, telemetry
 from api.models import InstrumentedApplication
 from detector.detection import Detection
 from detector.records import container_names
@@ -35,32 +35,34 @@ class Attach(Protocol):
 
 
 def service_name(pod: Mapping[str, Any], record: InstrumentedApplication) -> str:
-    """As the webhook names injected services: annotation, then the record's override, then the workload."""
+    """As the webhook names injected services (:func:`api.telemetry.service_name`)."""
     metadata = pod.get("metadata") or {}
-    override = (metadata.get("annotations") or {}).get(
-        constants.ANNOTATION_SERVICE_NAME
-    ) or record.spec.service_name
-    if override:
-        return str(override)
     workload = record.spec.workload
-    return workload.name if workload.kind != "Pod" else str(metadata.get("name"))
+    return telemetry.service_name(
+        pod_annotations=metadata.get("annotations"),
+        record_service_name=record.spec.service_name,
+        workload_kind=workload.kind,
+        workload_name=workload.name,
+        pod_name=str(metadata.get("name")),
+    )
 
 
 def go_resource(pod: Mapping[str, Any], record: InstrumentedApplication, container: str) -> Resource:
+    """The resource of a Go container's spans: the webhook's attributes, with the pod's real values."""
     metadata = pod["metadata"]
-    namespace, name = metadata["namespace"], metadata["name"]
-    resource: Resource = {
-        constants.ATTR_SERVICE_NAME: service_name(pod, record),
-        constants.ATTR_NAMESPACE: namespace,
-        constants.ATTR_POD_NAME: name,
-        constants.ATTR_POD_UID: metadata["uid"],
-        constants.ATTR_NODE_NAME: (pod.get("spec") or {}).get("nodeName") or "",
-    }
     workload = record.spec.workload
-    if workload.kind != "Pod":
-        resource[constants.WORKLOAD_ATTRIBUTE[workload.kind]] = workload.name
-    resource[constants.ATTR_CONTAINER_NAME] = container
-    resource[constants.ATTR_SERVICE_INSTANCE_ID] = f"{namespace}.{name}.{container}"
+    resource: Resource = {constants.ATTR_SERVICE_NAME: service_name(pod, record)}
+    resource.update(
+        telemetry.resource_attributes(
+            namespace=metadata["namespace"],
+            workload_kind=workload.kind,
+            workload_name=workload.name,
+            container=container,
+            pod_name=metadata["name"],
+            pod_uid=metadata["uid"],
+            node_name=(pod.get("spec") or {}).get("nodeName") or "",
+        )
+    )
     return resource
 
 

@@ -15,60 +15,64 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kubernetes.client import CustomObjectsApi
-from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
 
-from api import constants
+from api import constants, workloads
 from api.models import InstrumentedApplication
 from detector.detection import Detection
 from detector.errors import RecordWriteError
-from detector.records import owner_candidates, status_patch
+from detector.records import status_patch
+from kube import Api, Informer, KubeError
+from kube.resources import RECORDS
 
-PLURAL = "instrumentedapplications"
 log = logging.getLogger("hodegos.agent")
 
 
 class RecordStore:
-    """Reads and status-patches InstrumentedApplications through the official client."""
+    """Reads InstrumentedApplications (from ``cache`` when given, an informer of them) and patches status."""
 
-    def __init__(self, api: CustomObjectsApi) -> None:
+    def __init__(self, api: Api, cache: Informer | None = None) -> None:
         self.api = api
+        self.cache = cache
 
-    def get(self, namespace: str, name: str) -> InstrumentedApplication | None:
+    def get(self, namespace: str, name: str, *, fresh: bool = False) -> InstrumentedApplication | None:
+        """The record; ``fresh`` reads the API server (after a conflict) instead of the cache."""
+        if self.cache is not None and not fresh:
+            raw = self.cache.get(namespace, name)
+        else:
+            try:
+                raw = self.api.get(RECORDS, namespace, name)
+            except KubeError as exc:
+                raise RecordWriteError(
+                    f"reading {namespace}/{name}: {exc}", getattr(exc, "code", None)
+                ) from exc
+        if raw is None:
+            return None
         try:
-            raw = self.api.get_namespaced_custom_object(
-                constants.GROUP, constants.VERSION, namespace, PLURAL, name
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise RecordWriteError(f"reading {namespace}/{name}: {exc.reason}", exc.status) from exc
-        return InstrumentedApplication.model_validate(raw)
+            return InstrumentedApplication.model_validate(raw)
+        except ValidationError as exc:
+            raise RecordWriteError(
+                f"{namespace}/{name} is not a valid InstrumentedApplication: {exc}"
+            ) from exc
 
     def patch_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         try:
-            self.api.patch_namespaced_custom_object_status(
-                constants.GROUP,
-                constants.VERSION,
-                namespace,
-                PLURAL,
-                name,
-                dict(patch),
-                field_manager=constants.FIELD_MANAGER,
-                _content_type="application/merge-patch+json",
-            )
-        except ApiException as exc:
-            raise RecordWriteError(f"patching {namespace}/{name} status: {exc.reason}", exc.status) from exc
+            updated = self.api.merge_patch(RECORDS, namespace, name, patch, sub="status")
+        except KubeError as exc:
+            raise RecordWriteError(
+                f"patching {namespace}/{name} status: {exc}", getattr(exc, "code", None)
+            ) from exc
+        if self.cache is not None:
+            self.cache.remember(updated)
 
 
 def find_record(store: RecordStore, pod: Mapping[str, Any]) -> tuple[str, InstrumentedApplication] | None:
-    """The pod's workload record (name, object), trying :func:`owner_candidates` in order."""
+    """The pod's workload record (name, object), trying :func:`api.workloads.candidates` in order."""
     namespace = pod["metadata"]["namespace"]
-    for kind, workload in owner_candidates(pod):
-        name = constants.record_name(kind, workload)
-        record = store.get(namespace, name)
+    for workload in workloads.candidates(pod):
+        record = store.get(namespace, workload.record_name)
         if record is not None:
-            return name, record
+            return workload.record_name, record
     return None
 
 
@@ -94,7 +98,7 @@ def record_detections(
     name, record = found
     for attempt in range(attempts):
         if attempt:
-            fresh = store.get(namespace, name)
+            fresh = store.get(namespace, name, fresh=True)
             if fresh is None:
                 return "no-record"  # deleted meanwhile: the workload was opted out
             record = fresh

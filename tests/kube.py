@@ -9,7 +9,8 @@ Fixtures:
 - ``kube_cluster`` (session): a :class:`KubeCluster`: name, server URL, admin kubeconfig path, helpers to
   issue a kubeconfig for another identity, run the pinned kubectl, and read the API server's audit log.
 - ``kubeconfig`` (session): path of the admin kubeconfig.
-- ``kube_api`` (session): a ``kubernetes.client.ApiClient`` for the admin.
+- ``kube_api`` (session): a ``kubernetes.client.ApiClient`` for the admin (tests that use typed clients).
+- ``admin_api`` (session): a :class:`kube.Api` for the admin (what Hodegos components use).
 - ``hodegos_crds`` (session): the CRDs of ``chart/crds/`` applied and Established.
 - ``kube_namespace`` (function): a fresh namespace name, deleted after the test.
 - ``make_namespace`` (function): ``make_namespace(labels=..., annotations=...) -> name``, all deleted after.
@@ -36,11 +37,14 @@ from typing import Any
 import pytest
 
 from api.constants import WEBHOOK_CONFIGURATION
-from cli.clustering import lifecycle, pki, processes, tools, webhook_host
-from cli.clustering import state as records
-from cli.clustering.layout import Layout, Ports
-from cli.clustering.webhook_host import HostedWebhook, apply_crds
+from kube import Api, connect
+from localcluster import lifecycle, pki, processes, webhook_host
+from localcluster import state as records
+from localcluster.layout import Layout, Ports
+from localcluster.webhook_host import HostedWebhook, apply_crds
 from tests.support import require
+from toolchain import cluster as tools
+from webhook import registration
 
 TEST_CLUSTER = os.environ.get("HODEGOS_TEST_CLUSTER", "hodegos-pytest")
 TEST_PORT = int(os.environ.get("HODEGOS_TEST_CLUSTER_PORT", "26443"))
@@ -146,8 +150,13 @@ def kube_api(kube_cluster: KubeCluster) -> Any:
 
 
 @pytest.fixture(scope="session")
-def hodegos_crds(kube_api: Any) -> list[str]:
-    return apply_crds(kube_api)
+def admin_api(kube_cluster: KubeCluster) -> Api:
+    return connect(kube_cluster.kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def hodegos_crds(admin_api: Api) -> list[str]:
+    return apply_crds(admin_api)
 
 
 def _namespace_name(request: pytest.FixtureRequest) -> str:
@@ -188,16 +197,13 @@ def kube_namespace(make_namespace: Callable[..., str]) -> str:
 @contextmanager
 def hosted_webhook(kube_cluster: KubeCluster, kube_api: Any, first_port: int) -> Iterator[HostedWebhook]:
     """The real webhook on the host (first free port from ``first_port``), registered; removed after."""
-    from kubernetes import client
-
-    webhook_host.grant_read_access(kube_api)
+    admin = connect(kube_cluster.kubeconfig)
+    webhook_host.grant_read_access(admin)
     hosted = HostedWebhook(kube_cluster.layout, kube_cluster.ports, processes.free_block(first_port, size=1))
     hosted.start()
-    hosted.register(kube_api)
+    hosted.register(admin)
     try:
         yield hosted
     finally:
         hosted.stop()
-        client.AdmissionregistrationV1Api(kube_api).delete_mutating_webhook_configuration(
-            WEBHOOK_CONFIGURATION
-        )
+        registration.unregister(admin, WEBHOOK_CONFIGURATION)

@@ -23,10 +23,10 @@ from typing import Any, Protocol
 
 import orjson
 
-from api import constants
+from api import constants, workloads
 from api.config import HodegosConfig
 from api.models import InstrumentedApplication
-from webhook import injecting, owners
+from webhook import injecting
 from webhook.errors import AdmissionRequestError
 from webhook.injecting import ContainerDecision
 
@@ -47,7 +47,8 @@ class Outcome:
     """The response AdmissionReview to send, and why it says what it says.
 
     ``result`` is one label for metrics: ``injected`` (a patch), ``skipped`` (a pod Hodegos looked at and
-    left alone, see ``reason``), or ``ignored`` (not a pod CREATE). ``patch`` is the JSONPatch operation list.
+    left alone, see ``reason``), or ``ignored`` (not a pod CREATE). ``patch`` is the JSONPatch operation list;
+    ``pod`` the mutated pod the core built it from (``None`` when no plan was made).
     """
 
     response: dict[str, Any]
@@ -55,7 +56,8 @@ class Outcome:
     reason: str
     patch: list[dict[str, Any]] = field(default_factory=list)
     containers: list[ContainerDecision] = field(default_factory=list)
-    workload: owners.Workload | None = None
+    workload: workloads.Workload | None = None
+    pod: dict[str, Any] | None = None
 
 
 def _envelope(uid: str, patch: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -130,7 +132,7 @@ def review(body: Mapping[str, Any], view: ClusterView, config: HodegosConfig) ->
     ):
         return allow_unchanged(uid, "already injected (a Hodegos init container is present)")
 
-    candidates = owners.candidates(pod)
+    candidates = workloads.candidates(pod)
     for workload in candidates:
         record = view.record(namespace, constants.record_name(workload.kind, workload.name))
         if record is None:
@@ -150,6 +152,7 @@ def review(body: Mapping[str, Any], view: ClusterView, config: HodegosConfig) ->
             patch=plan.patch,
             containers=plan.containers,
             workload=workload,
+            pod=plan.pod,
         )
     names = ", ".join(f"{w.kind}/{w.name}" for w in candidates) or "an unnamed pod"
     return allow_unchanged(uid, f"no InstrumentedApplication for {names}")

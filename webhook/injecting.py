@@ -1,15 +1,10 @@
 """What to inject into one pod: a pure function from (pod, record, configuration) to a mutated copy + patch.
 
-For each regular container (never the user's init containers), in order:
-
-1. a known sidecar (``ignoredContainers``) is skipped;
-2. the record must say what runs in it (the node agent's detection); otherwise skipped, waiting;
-3. Go gets the eBPF label only; a language without rules, or a container where another APM agent was
-   found, is skipped;
-4. a launcher variable set through ``valueFrom`` cannot be composed, so the container is skipped with that
-   reason rather than clobbered;
-5. otherwise: the agent volume is mounted, the launcher variables are composed with the user's literal
-   values, and the OpenTelemetry variables are set where the user has not set them.
+Each regular container (never the user's init containers) is decided by :func:`webhook.eligibility.decide`,
+the rule the controllers share: skipped (and why), labelled for eBPF (Go), or injected. For an injected
+container the agent volume is mounted, the launcher variables are composed with the user's literal values,
+and the OpenTelemetry variables are set where the user has not set them; ``service.name`` and the resource
+attributes come from :mod:`api.telemetry`, as for the node agent's Go tracing.
 
 One init container and one emptyDir per (language, libc) are appended after the user's own init containers.
 """
@@ -22,21 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from api import constants
+from api import constants, telemetry
 from api.config import HodegosConfig
 from api.models import InstrumentedApplication, Libc
-from webhook import rules
-from webhook.owners import Workload
+from api.workloads import Workload
+from webhook import eligibility, rules
 from webhook.patching import Patch, escape
-
-# The downward-API variables, inserted at the front of env so that later values may reference them.
-DOWNWARD: tuple[tuple[str, str], ...] = (
-    (constants.ENV_POD_NAME, "metadata.name"),
-    (constants.ENV_POD_UID, "metadata.uid"),
-    (constants.ENV_NODE_NAME, "spec.nodeName"),
-    (constants.ENV_HOST_IP, "status.hostIP"),
-)
-
 
 INIT_PREFIX = "hodegos-agent-"
 
@@ -53,13 +39,11 @@ class ContainerDecision:
 
 @dataclass
 class Plan:
+    """The mutated copy of the pod, the JSON patch that makes it, and one decision per container."""
+
     pod: dict[str, Any]
     patch: list[dict[str, Any]] = field(default_factory=list)
     containers: list[ContainerDecision] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.patch)
 
 
 def ref(name: str) -> str:
@@ -67,29 +51,27 @@ def ref(name: str) -> str:
 
 
 def service_name(pod: Mapping[str, Any], record: InstrumentedApplication, workload: Workload) -> str:
-    annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    override = annotations.get(constants.ANNOTATION_SERVICE_NAME) or record.spec.service_name
-    if override:
-        return str(override)
-    if workload.kind != "Pod":
-        return workload.name
-    return str((pod.get("metadata") or {}).get("name") or ref(constants.ENV_POD_NAME))
+    meta = pod.get("metadata") or {}
+    return telemetry.service_name(
+        pod_annotations=meta.get("annotations"),
+        record_service_name=record.spec.service_name,
+        workload_kind=workload.kind,
+        workload_name=workload.name,
+        pod_name=str(meta.get("name") or ref(constants.ENV_POD_NAME)),
+    )
 
 
 def resource_attributes(namespace: str, workload: Workload, container: str) -> str:
-    pod = ref(constants.ENV_POD_NAME)
-    pairs = [
-        (constants.ATTR_NAMESPACE, namespace),
-        (constants.ATTR_POD_NAME, pod),
-        (constants.ATTR_POD_UID, ref(constants.ENV_POD_UID)),
-        (constants.ATTR_NODE_NAME, ref(constants.ENV_NODE_NAME)),
-    ]
-    if workload.kind != "Pod":
-        pairs.append((constants.WORKLOAD_ATTRIBUTE[workload.kind], workload.name))
-    pairs += [
-        (constants.ATTR_CONTAINER_NAME, container),
-        (constants.ATTR_SERVICE_INSTANCE_ID, f"{namespace}.{pod}.{container}"),
-    ]
+    """``OTEL_RESOURCE_ATTRIBUTES``, with downward-API references for what the pod does not have yet."""
+    pairs = telemetry.resource_attributes(
+        namespace=namespace,
+        workload_kind=workload.kind,
+        workload_name=workload.name,
+        container=container,
+        pod_name=ref(constants.ENV_POD_NAME),
+        pod_uid=ref(constants.ENV_POD_UID),
+        node_name=ref(constants.ENV_NODE_NAME),
+    )
     return ",".join(f"{key}={value}" for key, value in pairs)
 
 
@@ -124,23 +106,6 @@ def _last_index(env: list[dict[str, Any]], name: str) -> int | None:
         if isinstance(entry, Mapping) and entry.get("name") == name:
             found = index  # the kubelet lets a later duplicate win
     return found
-
-
-def _skip_reason(container: Mapping[str, Any], lang: rules.LanguageRules) -> str | None:
-    env = container.get("env") or []
-    reserved = {name for name, _ in DOWNWARD}
-    for entry in env:
-        if isinstance(entry, Mapping) and entry.get("name") in reserved:
-            return f"env {entry['name']} is reserved for Hodegos (the agent's settings reference it)"
-    for rule in lang.env:
-        index = _last_index(env, rule.name)
-        if rule.launcher and index is not None and "valueFrom" in env[index]:
-            return f"{rule.name} is set with valueFrom, so the agent cannot be added to it"
-    mount = lang.mount_path
-    for existing in container.get("volumeMounts") or []:
-        if isinstance(existing, Mapping) and existing.get("mountPath") == mount:
-            return f"mount path {mount} is already used by volume {existing.get('name')!r}"
-    return None
 
 
 def _merge_env(
@@ -185,7 +150,7 @@ def _merge_env(
     # 2. Downward-API variables go first so every later value can reference them with $(NAME).
     downward = [
         {"name": name, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": path}}}
-        for name, path in DOWNWARD
+        for name, path in rules.DOWNWARD_ENV
     ]
     patch.prepend(container, "env", f"{base}/env", downward)
 
@@ -243,40 +208,22 @@ def plan(
     patch = Patch()
     catalogue = rules.all_rules()
     service = service_name(pod, record, workload)
-    ignored = set(config.ignored_containers)
     volumes_done: set[str] = set()
     ebpf = False
 
     for index, container in enumerate(mutated["spec"].get("containers") or []):
         name = str(container.get("name", ""))
-
-        def decide(action: str, language: str | None, reason: str, name: str = name) -> None:
-            out.containers.append(ContainerDecision(name, action, language, reason))
-
-        if name in ignored:
-            decide("skipped", None, "known sidecar (ignoredContainers)")
+        verdict = eligibility.decide(name, record.container(name), config, container)
+        if verdict.action == "skip":
+            out.containers.append(ContainerDecision(name, "skipped", verdict.language, verdict.reason))
             continue
-        runtime = record.container(name)
-        if runtime is None:
-            decide("skipped", None, "no runtime details for this container yet (waiting for detection)")
-            continue
-        language = runtime.language
-        lang = catalogue.get(language)
-        if lang is None:
-            decide("skipped", language, f"language {language!r} has no injection rules")
-            continue
-        if runtime.other_agents:
-            decide("skipped", language, f"another APM agent is present: {', '.join(runtime.other_agents)}")
-            continue
-        if lang.ebpf:
+        if verdict.action == "label":
             ebpf = True
-            decide("labelled", language, "traced by the node agent with eBPF")
+            out.containers.append(ContainerDecision(name, "labelled", verdict.language, verdict.reason))
             continue
-        reason = _skip_reason(container, lang)
-        if reason:
-            decide("skipped", language, reason)
-            continue
-        libc: Libc = runtime.libc or "glibc"
+        assert verdict.language is not None
+        lang = catalogue[verdict.language]
+        libc = verdict.libc
         volume = _add_agent_volume(mutated, lang, libc, config, patch, volumes_done)
         base = f"/spec/containers/{index}"
         assert lang.mount_path is not None
@@ -293,7 +240,9 @@ def plan(
             config=config,
         )
         notes = _merge_env(container, base, lang, libc, common, patch)
-        decide("injected", language, "; ".join([f"{language} agent ({libc})", *notes]))
+        out.containers.append(
+            ContainerDecision(name, "injected", verdict.language, "; ".join([verdict.reason, *notes]))
+        )
 
     acted = [d for d in out.containers if d.action != "skipped"]
     if acted:

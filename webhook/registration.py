@@ -25,6 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from api import constants
+from kube import Api, KubeError
+from kube.resources import MUTATING_WEBHOOKS
 from webhook.errors import RegistrationError
 
 TIMEOUT_SECONDS = 3
@@ -32,7 +34,6 @@ MAX_TIMEOUT_SECONDS = 5
 SERVICE_PORT = 443
 EXCLUDED_NAMESPACES: tuple[str, ...] = ("kube-system", "kube-public", "kube-node-lease", constants.NAMESPACE)
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
-APPLY_PATCH = "application/apply-patch+yaml"
 
 MATCH_CONDITIONS: tuple[dict[str, str], ...] = (
     {
@@ -130,48 +131,35 @@ def build_configuration(
     }
 
 
-def apply_configuration(api_client: Any, manifest: Mapping[str, Any]) -> dict[str, Any]:
+def apply_configuration(api: Api, manifest: Mapping[str, Any]) -> dict[str, Any]:
     """Server-side apply ``manifest`` (field manager ``hodegos``, forced); returns the stored object."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
-    api = client.AdmissionregistrationV1Api(api_client)
     name = manifest["metadata"]["name"]
     try:
-        result = api.patch_mutating_webhook_configuration(
-            name,
-            dict(manifest),
-            field_manager=constants.FIELD_MANAGER,
-            force=True,
-            _content_type=APPLY_PATCH,
-        )
-    except ApiException as exc:
+        return api.apply(MUTATING_WEBHOOKS, manifest)
+    except KubeError as exc:
         raise RegistrationError(
-            f"applying MutatingWebhookConfiguration {name}: {exc.status} {exc.reason}: {_message(exc)}",
-            exc.status,
+            f"applying MutatingWebhookConfiguration {name}: {exc}", getattr(exc, "code", None)
         ) from exc
-    stored: dict[str, Any] = api_client.sanitize_for_serialization(result)
-    return stored
 
 
-def apply_ca_bundle(api_client: Any, ca_bundle: bytes, name: str = constants.WEBHOOK_CONFIGURATION) -> None:
+def apply_ca_bundle(api: Api, ca_bundle: bytes, name: str = constants.WEBHOOK_CONFIGURATION) -> None:
     """Replace only our webhook entry's caBundle (a JSON patch guarded by a ``test`` of the entry's name).
 
     Not an apply: a partial apply by the same field manager would drop every field it no longer lists.
     """
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
-    api = client.AdmissionregistrationV1Api(api_client)
     try:
-        current = api.read_mutating_webhook_configuration(name)
-        names = [webhook.name for webhook in current.webhooks or []]
+        current = api.get(MUTATING_WEBHOOKS, None, name)
+        if current is None:
+            raise RegistrationError(f"MutatingWebhookConfiguration {name} does not exist", 404)
+        names = [webhook.get("name") for webhook in current.get("webhooks") or []]
         if constants.WEBHOOK_NAME not in names:
             raise RegistrationError(
                 f"MutatingWebhookConfiguration {name} has no webhook {constants.WEBHOOK_NAME}"
             )
         index = names.index(constants.WEBHOOK_NAME)
-        api.patch_mutating_webhook_configuration(
+        api.json_patch(
+            MUTATING_WEBHOOKS,
+            None,
             name,
             [
                 {"op": "test", "path": f"/webhooks/{index}/name", "value": constants.WEBHOOK_NAME},
@@ -181,18 +169,16 @@ def apply_ca_bundle(api_client: Any, ca_bundle: bytes, name: str = constants.WEB
                     "value": base64.b64encode(ca_bundle).decode(),
                 },
             ],
-            _content_type="application/json-patch+json",
         )
-    except ApiException as exc:
+    except KubeError as exc:
         raise RegistrationError(
-            f"updating the caBundle of {name}: {exc.status} {exc.reason}: {_message(exc)}", exc.status
+            f"updating the caBundle of {name}: {exc}", getattr(exc, "code", None)
         ) from exc
 
 
-def _message(exc: Any) -> str:
-    import json
-
+def unregister(api: Api, name: str = constants.WEBHOOK_CONFIGURATION) -> bool:
+    """Delete the MutatingWebhookConfiguration (the emergency stop); ``False`` when it did not exist."""
     try:
-        return str(json.loads(exc.body).get("message", exc.body))
-    except (TypeError, ValueError):
-        return str(exc.body or "")
+        return api.delete(MUTATING_WEBHOOKS, None, name)
+    except KubeError as exc:
+        raise RegistrationError(f"deleting {name}: {exc}", getattr(exc, "code", None)) from exc

@@ -25,10 +25,21 @@ from pathlib import Path
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from api import constants
 from api.models import Language, Libc, Model
 from webhook.errors import RulesError
 
 RULES_DIR = Path(__file__).resolve().parent / "languages"
+
+# The downward-API variables every injected container gets, first in its env so that later values (the
+# resource attributes) may reference them with $(NAME). A user's own variable of one of these names would
+# make those references mean something else, so such a container is not injected.
+DOWNWARD_ENV: tuple[tuple[str, str], ...] = (
+    (constants.ENV_POD_NAME, "metadata.name"),
+    (constants.ENV_POD_UID, "metadata.uid"),
+    (constants.ENV_NODE_NAME, "spec.nodeName"),
+    (constants.ENV_HOST_IP, "status.hostIP"),
+)
 
 # Pod Security "restricted" by construction, never copied from the app container.
 INIT_SECURITY_CONTEXT: dict[str, object] = {

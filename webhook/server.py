@@ -10,7 +10,9 @@ Routes:
 - ``/healthz``: the process answers. ``/readyz``: the watch cache has synced and the certificate is loaded.
 - ``/metrics``: Prometheus text (:mod:`webhook.metrics`).
 
-The admission path makes no API call: everything comes from the :class:`~webhook.admission.ClusterView`.
+The admission path makes no API call: everything comes from the :class:`~webhook.admission.ClusterView`,
+and the configuration from a :class:`kube.ConfigSource` read at each admission (``hodegos-config`` followed
+live, or a file), so an edit of the ConfigMap applies to the next pod without a restart.
 :func:`serve` runs uvicorn with our own reloading ``ssl.SSLContext`` (:mod:`certs.reloading`), polled for new
 files from an asyncio task on the event loop.
 """
@@ -37,6 +39,7 @@ from starlette.responses import Response
 from api import constants
 from api.config import HodegosConfig
 from certs.reloading import ReloadingContext
+from kube.liveconfig import ConfigSource, StaticConfig
 from webhook import admission
 from webhook.admission import AdmissionRequestError, ClusterView, Outcome
 from webhook.errors import BadRequest
@@ -126,15 +129,20 @@ def parse_review(body: bytes) -> tuple[dict[str, Any], str]:
 
 def create_app(
     view: CachedView,
-    config: HodegosConfig | None = None,
+    config: ConfigSource | HodegosConfig | None = None,
     *,
     review: ReviewFunction = admission.review,
     settings: Settings | None = None,
     metrics: Metrics | None = None,
     tls: ReloadingContext | None = None,
 ) -> FastAPI:
-    """The webhook app. ``review`` is the core (replaceable in tests); ``tls`` is polled for new certs."""
-    config = config or HodegosConfig()
+    """The webhook app. ``review`` is the core (replaceable in tests); ``tls`` is polled for new certs.
+
+    ``config`` is read at every admission: a :class:`kube.LiveConfig` follows ``hodegos-config``.
+    """
+    source: ConfigSource = (
+        StaticConfig(config) if config is None or isinstance(config, HodegosConfig) else config
+    )
     settings = settings or Settings()
     metrics = metrics or Metrics()
     executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="admission")
@@ -169,10 +177,10 @@ def create_app(
         try:
             if settings.offload:
                 outcome = await asyncio.wait_for(
-                    loop.run_in_executor(executor, review, doc, view, config), settings.deadline
+                    loop.run_in_executor(executor, review, doc, view, source.current), settings.deadline
                 )
             else:
-                outcome = review(doc, view, config)
+                outcome = review(doc, view, source.current)
                 if time.perf_counter() - started > settings.deadline:
                     raise TimeoutError
         except AdmissionRequestError as exc:

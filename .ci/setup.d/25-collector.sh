@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Build the pinned OpenTelemetry Collector (cli/tools/otelcol/manifest.yaml) with the Collector Builder
+# Build the pinned OpenTelemetry Collector (toolchain/pins/otelcol/manifest.yaml) with the Collector Builder
 # into ~/.cache/hodegos/otelcol-<version>-<digest>/bin/otelcol. Idempotent: a cached pin is never rebuilt.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="/usr/local/go/bin:$PATH"
-nice -n 10 .venv/bin/python -c 'from destinations import collector; print(collector.ensure_collector(print))'
+nice -n 10 .venv/bin/python -m toolchain.otelcol

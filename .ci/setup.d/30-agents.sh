@@ -4,5 +4,5 @@
 # layer) into ~/.cache/hodegos/e2e-apps. Idempotent: a recipe or app already built is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-nice -n 10 .venv/bin/python -m webhook.agents.building python nodejs java
+nice -n 10 .venv/bin/python -m toolchain.agents python nodejs java
 nice -n 10 .venv/bin/python -m tests.e2e_injection.appimages

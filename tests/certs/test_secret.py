@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from api import constants
 from certs import authority, storing
 from cli.main import app as cli
+from kube import Api
 
 
 @pytest.fixture
@@ -40,17 +41,17 @@ def system_namespace(kube_api: Any) -> Iterator[str]:
 
 @pytest.mark.cluster
 def test_secret_round_trip_and_cli(
-    kube_api: Any, kubeconfig: Path, system_namespace: str, tmp_path: Path
+    kube_api: Any, admin_api: Api, kubeconfig: Path, system_namespace: str, tmp_path: Path
 ) -> None:
     from kubernetes import client
 
     core = client.CoreV1Api(kube_api)
-    assert storing.read_secret(core) is None
+    assert storing.read_secret(admin_api) is None
     material = authority.issue(
         authority.service_hosts(), datetime.now(UTC), timedelta(days=30), timedelta(days=10)
     )
-    storing.apply_secret(core, material)
-    assert storing.read_secret(core) == material
+    storing.apply_secret(admin_api, material)
+    assert storing.read_secret(admin_api) == material
     secret = core.read_namespaced_secret(constants.WEBHOOK_CERT_SECRET, system_namespace)
     assert secret.type == "kubernetes.io/tls"
     assert {f.manager for f in secret.metadata.managed_fields or []} == {constants.FIELD_MANAGER}
@@ -70,4 +71,4 @@ def test_secret_round_trip_and_cli(
         ],
     )
     assert result.exit_code == 0, result.output
-    assert storing.read_secret(core) == storing.read_directory(tmp_path) != material
+    assert storing.read_secret(admin_api) == storing.read_directory(tmp_path) != material

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from cli.clustering import processes, tools
-from cli.clustering.layout import Layout
+from localcluster import processes
+from localcluster.layout import Layout
 from tests.kube import KubeCluster
 from tests.support import require
+from toolchain import cluster as tools
 
 pytestmark = pytest.mark.cluster
 

@@ -16,9 +16,9 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from cli.clustering import components, lifecycle, pki, processes, state
-from cli.clustering.errors import ClusterConfigError, PortInUseError
-from cli.clustering.layout import Layout, Ports, validate_name
+from localcluster import components, lifecycle, pki, processes, state
+from localcluster.errors import ClusterConfigError, PortInUseError
+from localcluster.layout import Layout, Ports, validate_name
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from api import constants
-from cli.clustering import lifecycle, webhook_host
-from cli.clustering.webhook_host import HostedWebhook
+from localcluster import lifecycle, webhook_host
+from localcluster.webhook_host import HostedWebhook
 from tests.kube import KubeCluster, hosted_webhook
 from tests.support import wait
 from webhook.injecting import INIT_PREFIX

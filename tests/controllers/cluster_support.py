@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from api import constants
-from controllers.kube import DEPLOYMENTS, Api, Resource
+from kube import Api, Resource
+from kube.resources import DEPLOYMENTS
 from tests.support import wait
 
 __all__ = ["wait"]  # re-exported: the controllers tests import it from here
@@ -28,10 +29,11 @@ def workload_body(
     annotations: dict[str, str] | None = None,
     template_annotations: dict[str, str] | None = None,
     replicas: int = 1,
+    containers: tuple[str, ...] = ("app",),
 ) -> dict[str, Any]:
     template = {
         "metadata": {"labels": {"app": name}, "annotations": template_annotations or {}},
-        "spec": {"containers": [{"name": "app", "image": "example.invalid/app:1"}]},
+        "spec": {"containers": [{"name": c, "image": f"example.invalid/{c}:1"} for c in containers]},
     }
     meta = {"name": name, "namespace": namespace, "annotations": annotations or {}}
     if kind == "CronJob":

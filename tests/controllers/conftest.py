@@ -8,19 +8,19 @@ from typing import Any
 import pytest
 
 from api import constants
-from cli.clustering.webhook_host import HostedWebhook
-from controllers.kube import NAMESPACES, Api
 from controllers.manager import Manager
+from kube import Api, connect
+from kube.resources import NAMESPACES
+from localcluster.webhook_host import HostedWebhook
 from tests.controllers.cluster_support import wait
 from tests.kube import KubeCluster, hosted_webhook
 
 
 def api_for(kube_cluster: KubeCluster, user: str) -> Api:
     """An :class:`Api` authenticated as ``user`` (its own name in the audit log), with admin rights."""
-    from kubernetes import config
 
     path = kube_cluster.issue_kubeconfig(user, ("system:masters",))
-    return Api(config.new_client_from_config(config_file=str(path)))
+    return connect(path)
 
 
 @pytest.fixture(scope="session")

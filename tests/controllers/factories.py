@@ -21,12 +21,16 @@ def workload(
     template_annotations: dict[str, str] | None = None,
     status: dict[str, Any] | None = None,
     generation: int = 1,
+    containers: tuple[str, ...] = ("app",),
 ) -> dict[str, Any]:
     annotations = {constants.ANNOTATION_INSTRUMENTATION: value} if value else {}
     tpl_ann = dict(template_annotations or {})
     if template_value:
         tpl_ann[constants.ANNOTATION_INSTRUMENTATION] = template_value
-    template = {"metadata": {"labels": {"app": name}, "annotations": tpl_ann}, "spec": {"containers": []}}
+    template = {
+        "metadata": {"labels": {"app": name}, "annotations": tpl_ann},
+        "spec": {"containers": [{"name": c, "image": f"{c}:1"} for c in containers]},
+    }
     spec: dict[str, Any] = {"replicas": 2, "selector": {"matchLabels": {"app": name}}}
     if kind == "CronJob":
         spec = {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": template}}}
@@ -85,11 +89,17 @@ def pod(
 
 
 def record(
-    language: str | None = "python", rollback: dict[str, Any] | None = None, container: str = "app"
+    language: str | None = "python",
+    rollback: dict[str, Any] | None = None,
+    container: str = "app",
+    other_agents: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     status: dict[str, Any] = {"containers": []}
     if language:
-        status["containers"].append({"name": container, "language": language})
+        entry: dict[str, Any] = {"name": container, "language": language}
+        if other_agents:
+            entry["otherAgents"] = list(other_agents)
+        status["containers"].append(entry)
     if rollback:
         status["rollback"] = rollback
     return {

@@ -15,8 +15,10 @@ import pytest
 import yaml
 
 from api import constants
-from controllers import kube
-from controllers.kube import (
+from controllers.manager import Manager
+from kube import Api
+from kube import resources as kube
+from kube.resources import (
     CONFIGMAPS,
     CRONJOBS,
     DAEMONSETS,
@@ -28,9 +30,7 @@ from controllers.kube import (
     RECORDS,
     SECRETS,
     STATEFULSETS,
-    Api,
 )
-from controllers.manager import Manager
 from tests.controllers.cluster_support import RESTARTED, Switch, create, record_names, wait, workload_body
 from tests.controllers.conftest import api_for
 from tests.kube import KubeCluster
@@ -407,13 +407,25 @@ def _writes(m: Manager) -> dict[str, int]:
 def test_steady_state_makes_zero_writes(
     manager: Manager, admin: Api, kube_cluster: KubeCluster, make_namespace: Any
 ) -> None:
+    """Converged with records, runtimes, a destination, and both collector groups: a minute of nothing."""
     ns = make_namespace(annotations={constants.ANNOTATION_INSTRUMENTATION: "enabled"})
     for i in range(3):
         create(admin, DEPLOYMENTS, workload_body("Deployment", f"idle-{i}", ns))
     wait("records", lambda: len(record_names(admin, RECORDS, ns)) == 3)
-    admin.apply(DESTINATIONS, _destination("idle-backend", OTLP_GRPC_ENDPOINT="x.example.invalid:4317"))
+    for i in range(3):  # the node agent's write: languages the webhook leaves alone, so nothing rolls
+        body = {"status": {"containers": [{"name": "app", "language": "ruby"}]}}
+        admin.merge_patch(RECORDS, ns, f"deployment-idle-{i}", body, sub="status")
+    backend = _destination(
+        "idle-backend", signals=("traces", "logs"), OTLP_GRPC_ENDPOINT="x.example.invalid:4317"
+    )
+    admin.apply(DESTINATIONS, backend)
     try:
         wait("gateway", lambda: _gateway_hash(admin))
+        wait(
+            "node collector",
+            lambda: admin.get(DAEMONSETS, constants.NAMESPACE, constants.NODE_COLLECTOR_NAME),
+        )
+        wait("Configured", lambda: (_configured(admin, "idle-backend") or {}).get("status") == "True")
         # Converged: namespaces of earlier tests are gone, and the controller has written nothing for 10 s.
         wait("earlier namespaces gone", lambda: not _terminating(admin), timeout=120)
         wait("quiet", lambda: _quiet(manager, 10), timeout=120)

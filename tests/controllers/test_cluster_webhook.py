@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from api import constants
-from cli.clustering.webhook_host import HostedWebhook
 from controllers import rollouts
-from controllers.kube import DEPLOYMENTS, PODS, RECORDS, Api
 from controllers.manager import Manager
+from kube import Api
+from kube.resources import DEPLOYMENTS, PODS, RECORDS
+from localcluster.webhook_host import HostedWebhook
 from tests.controllers.cluster_support import create, wait, workload_body
 
 pytestmark = pytest.mark.cluster

@@ -42,20 +42,3 @@ def test_reasserting_is_idempotent(steps: list[tuple[str, bool]]) -> None:
         again = c.set_condition(conds, c.condition(type_, status, "R"), T1 + timedelta(days=1))
     assert again == conds
     assert len({x["type"] for x in conds}) == len(conds)
-
-
-def test_event_is_stable_and_names_the_object() -> None:
-    obj = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "a", "namespace": "n", "uid": "u"},
-    }
-    e1 = c.event(obj, reason="RolledBack", note="pods crash", action="Rollback", now=T0, type_="Warning")
-    e2 = c.event(obj, reason="RolledBack", note="pods crash", action="Rollback", now=T1, type_="Warning")
-    assert e1["metadata"] == e2["metadata"]
-    assert e1["regarding"]["uid"] == "u" and e1["type"] == "Warning"
-
-
-def test_parse_timestamp() -> None:
-    assert c.parse_timestamp("2026-01-01T00:00:00Z") == T0
-    assert c.parse_timestamp("garbage") is None and c.parse_timestamp(None) is None

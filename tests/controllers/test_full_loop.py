@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 
 from api import constants
-from cli.clustering.webhook_host import HostedWebhook
 from controllers import rollouts
-from controllers.kube import DEPLOYMENTS, NAMESPACES, PODS, RECORDS, Api
 from controllers.manager import Manager
 from detector.node import NodeAgent
-from detector.writer import RecordStore
+from kube import Api
+from kube.resources import DEPLOYMENTS, NAMESPACES, PODS, RECORDS
+from localcluster.webhook_host import HostedWebhook
 from tests.cgroups import join
 from tests.controllers.cluster_support import create, wait, workload_body
 from tests.detector.conftest import PYTHON_PROGRAM
@@ -52,6 +52,7 @@ def test_real_python_process_is_detected_injected_and_rolled_back_on_opt_out(
     webhook: HostedWebhook,
     admin: Api,
     kube_api: Any,
+    admin_api: Api,
     make_namespace: Any,
     pod_cgroups: Any,
 ) -> None:
@@ -76,7 +77,7 @@ def test_real_python_process_is_detected_injected_and_rolled_back_on_opt_out(
         start_new_session=True,
     )
     core: Any = client.CoreV1Api(kube_api)
-    agent = NodeAgent(core, RecordStore(client.CustomObjectsApi(kube_api)), node)
+    agent = NodeAgent(admin_api, node)
     stop = threading.Event()
     loop = threading.Thread(target=agent.run, args=(5, stop), daemon=True)
     try:

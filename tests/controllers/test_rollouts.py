@@ -199,13 +199,33 @@ def test_is_rolling_statefulset_and_daemonset() -> None:
     assert not rollouts.is_rolling(ds)
 
 
-def test_owner_workload() -> None:
-    p = pod("a")
-    p["metadata"]["labels"][constants.POD_TEMPLATE_HASH] = "5d9f"
-    p["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "name": "shop-web-5d9f", "controller": True}]
-    assert rollouts.owner_workload(p) == ("Deployment", "shop-web")
-    p["metadata"]["ownerReferences"] = [{"kind": "StatefulSet", "name": "db", "controller": True}]
-    assert rollouts.owner_workload(p) == ("StatefulSet", "db")
-    p["metadata"]["ownerReferences"] = [{"kind": "Job", "name": "j-1", "controller": True}]
-    assert rollouts.owner_workload(p) is None
-    assert rollouts.owner_workload(pod("b")) is None
+def test_a_workload_the_webhook_would_skip_is_never_rolled() -> None:
+    """ruby has no rules file, and a container with another APM agent is left alone by the webhook: rolling
+    them would restart the pods for nothing after every cooldown (the controllers used to)."""
+    for rec in (record("ruby"), record("php"), record("java", other_agents=("newrelic",))):
+        decision = plan(workload(), [pod("a")], rec)
+        assert (decision.action, decision.target) == ("none", "clean"), rec
+    # The same answer the webhook gives, container by container.
+    (verdict,) = rollouts.injection(record("ruby"), CONFIG, workload())
+    assert verdict.action == "skip" and "no injection rules" in verdict.reason
+
+
+def test_a_container_the_webhook_would_not_clobber_is_not_a_reason_to_roll() -> None:
+    w = workload()
+    w["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {"name": "PYTHONPATH", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}}
+    ]
+    decision = plan(w, [pod("a")], record("python"))
+    assert (decision.action, decision.target) == ("none", "clean")
+    (verdict,) = rollouts.injection(record("python"), CONFIG, w)
+    assert "valueFrom" in verdict.reason
+
+
+def test_an_ignored_sidecar_beside_an_app_still_rolls_for_the_app() -> None:
+    w = workload(containers=("app", "istio-proxy"))
+    rec = record("python")
+    rec["status"]["containers"].append({"name": "istio-proxy", "language": "ignored"})
+    decision = plan(w, [pod("a")], rec)
+    assert (decision.action, decision.target) == ("rollout", "inject")
+    verdicts = {v.container: v.action for v in rollouts.injection(rec, CONFIG, w)}
+    assert verdicts == {"app": "inject", "istio-proxy": "skip"}

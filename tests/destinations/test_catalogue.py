@@ -125,7 +125,7 @@ def test_the_builder_manifest_lists_exactly_the_built_components() -> None:
     """The manifest and the component table agree, and every built component is used by some config."""
     import yaml
 
-    from destinations.collector import MANIFEST
+    from toolchain.otelcol import MANIFEST
 
     modules = {
         "otlpreceiver": ("receivers", "otlp"),

@@ -27,12 +27,14 @@ from detector import Detection
 from detector.errors import RecordWriteError
 from detector.node import NodeAgent
 from detector.tracing import GoTracing
-from detector.writer import PLURAL, RecordStore, record_detections
+from detector.writer import RecordStore, record_detections
+from kube import Api
 from tests.cgroups import join
 from tests.detector.conftest import PYTHON_PROGRAM, Started
 from tests.detector.test_tracing import Recorder
 
 pytestmark = pytest.mark.cluster
+PLURAL = "instrumentedapplications"
 MERGE = "application/merge-patch+json"
 
 
@@ -61,6 +63,7 @@ def containers_of(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_agent_watches_pods_and_records_runtimes(
     kube_api: Any,
+    admin_api: Api,
     kubeconfig: Path,
     hodegos_crds: list[str],
     kube_namespace: str,
@@ -74,7 +77,7 @@ def test_agent_watches_pods_and_records_runtimes(
     core: Any = client.CoreV1Api(kube_api)
     custom = client.CustomObjectsApi(kube_api)
     recorder = Recorder()  # stands in for ebpf.tracer.attach, which tests/ebpf covers with real BPF
-    agent = NodeAgent(core, RecordStore(custom), node_name, tracing=GoTracing(recorder))
+    agent = NodeAgent(admin_api, node_name, tracing=GoTracing(recorder))
     stop = threading.Event()
     loop = threading.Thread(target=agent.run, args=(3, stop), daemon=True)
     loop.start()
@@ -134,7 +137,9 @@ def test_agent_watches_pods_and_records_runtimes(
     assert found["proxy"]["runtimeVersion"] == proxy.ready.removeprefix("go")
 
 
-def test_concurrent_writers_lose_nothing(kube_api: Any, hodegos_crds: list[str], kube_namespace: str) -> None:
+def test_concurrent_writers_lose_nothing(
+    kube_api: Any, admin_api: Api, hodegos_crds: list[str], kube_namespace: str
+) -> None:
     """Two node agents write the same Deployment's record at once: the 409 is retried on a fresh read."""
     from kubernetes import client
 
@@ -163,8 +168,8 @@ def test_concurrent_writers_lose_nothing(kube_api: Any, hodegos_crds: list[str],
 
         statuses: list[int | None] = []
 
-        def get(self, namespace: str, record: str) -> Any:
-            current = super().get(namespace, record)
+        def get(self, namespace: str, record: str, *, fresh: bool = False) -> Any:
+            current = super().get(namespace, record, fresh=fresh)
             if not self.statuses:
                 other = {"status": {"containers": [{"name": "worker", "language": "java"}]}}
                 custom.patch_namespaced_custom_object_status(
@@ -180,7 +185,7 @@ def test_concurrent_writers_lose_nothing(kube_api: Any, hodegos_crds: list[str],
                 self.statuses.append(exc.status)
                 raise
 
-    store = RacingStore(custom)
+    store = RacingStore(admin_api)
     assert record_detections(store, pod, {cid: found}) == f"updated {name}"
     assert store.statuses == [409, 200]
     containers = containers_of(get_record(custom, kube_namespace, name))
@@ -188,7 +193,7 @@ def test_concurrent_writers_lose_nothing(kube_api: Any, hodegos_crds: list[str],
     assert containers["app"]["language"] == "nodejs" and containers["app"]["libc"] == "musl"
     # Pods of workloads without a record are left alone.
     orphan = {**pod, "metadata": {**pod["metadata"], "ownerReferences": [], "name": "lonely"}}
-    assert record_detections(RecordStore(custom), orphan, {cid: found}) == "no-record"
+    assert record_detections(RecordStore(admin_api), orphan, {cid: found}) == "no-record"
 
 
 def test_agent_process_runs_until_sigterm(kubeconfig: Path, hodegos_crds: list[str], node_name: str) -> None:
@@ -246,6 +251,7 @@ def running_status(containers: dict[str, str]) -> dict[str, Any]:
 
 def test_configuration_ignored_containers_and_namespaces(
     kube_api: Any,
+    admin_api: Api,
     hodegos_crds: list[str],
     kube_namespace: str,
     node_name: str,
@@ -277,26 +283,27 @@ def test_configuration_ignored_containers_and_namespaces(
     # A broken configuration is reported and the previous (here: default) one kept.
     config["data"] = {"config.yaml": "ignoredContainers: 7\n"}
     core.replace_namespaced_config_map(constants.CONFIG_MAP, kube_namespace, config)
-    agent = NodeAgent(core, RecordStore(custom), node_name, config_namespace=kube_namespace)
-    outcomes, _ = agent.run_once()
+    agent = NodeAgent(admin_api, node_name, config_namespace=kube_namespace)
+    outcomes = agent.run_once()
     assert outcomes == [f"{kube_namespace}/batch: updated {record} (1/1 containers)"]
     assert containers_of(get_record(custom, kube_namespace, record))["job"]["language"] == "go"
 
     config["data"] = {"config.yaml": "ignoredContainers: [job]\n"}
     core.replace_namespaced_config_map(constants.CONFIG_MAP, kube_namespace, config)
-    agent = NodeAgent(core, RecordStore(custom), node_name, config_namespace=kube_namespace)
+    agent = NodeAgent(admin_api, node_name, config_namespace=kube_namespace)
     agent.run_once()
     job = containers_of(get_record(custom, kube_namespace, record))["job"]
     assert job["language"] == "ignored" and job["evidence"] == "container name is ignored"
 
     config["data"] = {"config.yaml": f"ignoredNamespaces: [{kube_namespace}]\n"}
     core.replace_namespaced_config_map(constants.CONFIG_MAP, kube_namespace, config)
-    agent = NodeAgent(core, RecordStore(custom), node_name, config_namespace=kube_namespace)
-    assert agent.run_once()[0] == [f"{kube_namespace}/batch: ignored namespace"]
+    agent = NodeAgent(admin_api, node_name, config_namespace=kube_namespace)
+    assert agent.run_once() == [f"{kube_namespace}/batch: ignored namespace"]
 
 
 def test_unknown_container_is_looked_at_again(
     kube_api: Any,
+    admin_api: Api,
     hodegos_crds: list[str],
     kube_namespace: str,
     node_name: str,
@@ -320,9 +327,9 @@ def test_unknown_container_is_looked_at_again(
     script = f'echo READY; read line; exec /usr/bin/python3 -c "{PYTHON_PROGRAM}"'
     started = start(["/bin/sh", "-c", script], preexec=join(pod_cgroups(pod.metadata.uid, cid)))
     core.patch_namespaced_pod_status("slow", kube_namespace, running_status({"app": cid}))
-    agent = NodeAgent(core, RecordStore(custom), node_name, config_namespace=None)
+    agent = NodeAgent(admin_api, node_name, config_namespace=None)
 
-    assert agent.run_once()[0] == [f"{kube_namespace}/slow: updated {record} (1/1 containers)"]
+    assert agent.run_once() == [f"{kube_namespace}/slow: updated {record} (1/1 containers)"]
     assert containers_of(get_record(custom, kube_namespace, record))["app"]["language"] == "unknown"
 
     stdin, stdout = started.process.stdin, started.process.stdout
@@ -330,7 +337,7 @@ def test_unknown_container_is_looked_at_again(
     stdin.write("go\n")
     stdin.flush()
     version = stdout.readline().removeprefix("READY").strip()  # the shell became python
-    assert agent.run_once()[0] == [f"{kube_namespace}/slow: updated {record} (1/1 containers)"]
+    assert agent.run_once() == [f"{kube_namespace}/slow: updated {record} (1/1 containers)"]
     app_entry = containers_of(get_record(custom, kube_namespace, record))["app"]
     assert (app_entry["language"], app_entry["runtimeVersion"]) == ("python", version)
-    assert agent.run_once()[0] == [f"{kube_namespace}/slow: up to date"]
+    assert agent.run_once() == [f"{kube_namespace}/slow: up to date"]

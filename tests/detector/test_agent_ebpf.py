@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from api import constants
 from cli.agent import _go_tracing
 from detector.node import NodeAgent
-from detector.writer import RecordStore
+from kube import Api
 from tests.cgroups import join
 from tests.detector.conftest import GO, Started, _build
 from tests.detector.test_agent_cluster import containers_of, get_record, make_record
@@ -90,6 +90,7 @@ def otlp_receiver() -> Iterator[tuple[str, list[ExportTraceServiceRequest]]]:
 
 def test_labelled_go_pod_is_traced_with_its_pod_resource(
     kube_api: Any,
+    admin_api: Api,
     hodegos_crds: list[str],
     kube_namespace: str,
     node_name: str,
@@ -107,7 +108,7 @@ def test_labelled_go_pod_is_traced_with_its_pod_resource(
     custom = client.CustomObjectsApi(kube_api)
     tracing = _go_tracing(endpoint)
     assert tracing is not None
-    agent = NodeAgent(core, RecordStore(custom), node_name, tracing=tracing)
+    agent = NodeAgent(admin_api, node_name, tracing=tracing)
 
     record = make_record(custom, kube_namespace, "Pod", "web")
     pod = core.create_namespaced_pod(
@@ -141,7 +142,7 @@ def test_labelled_go_pod_is_traced_with_its_pod_resource(
         },
     )
     try:
-        outcomes, _ = agent.run_once()
+        outcomes = agent.run_once()
         assert any(f"tracing web (pid {server.pid})" in o for o in outcomes), outcomes
         assert containers_of(get_record(custom, kube_namespace, record))["web"]["language"] == "go"
 

@@ -1,14 +1,12 @@
-"""Owner resolution and the status patch: pure functions from pod + detections + record to a patch."""
+"""Container names and the status patch: pure functions from pod + detections + record to a patch."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from api.models import ContainerRuntime, InstrumentedApplication
 from detector import Detection
-from detector.records import container_names, owner_candidates, status_patch
+from detector.records import container_names, status_patch
 
 APP_ID, SIDE_ID, PAUSE_ID = "a" * 64, "b" * 64, "c" * 64
 
@@ -56,33 +54,6 @@ def detection(language: str, version: str | None = None) -> Detection:
             "evidence": ["e1", "e2"],
         }
     )
-
-
-@pytest.mark.parametrize(
-    ("owner", "labels", "candidates"),
-    [
-        (
-            {"kind": "ReplicaSet", "name": "shop-5d8f7c9b4", "controller": True},
-            {"pod-template-hash": "5d8f7c9b4"},
-            [("Deployment", "shop"), ("ReplicaSet", "shop-5d8f7c9b4")],
-        ),
-        ({"kind": "ReplicaSet", "name": "legacy", "controller": True}, {}, [("ReplicaSet", "legacy")]),
-        (
-            {"kind": "Job", "name": "report-28930140", "controller": True},
-            {},
-            [("CronJob", "report"), ("Job", "report-28930140")],
-        ),
-        ({"kind": "Job", "name": "migrate", "controller": True}, {}, [("Job", "migrate")]),
-        ({"kind": "StatefulSet", "name": "db", "controller": True}, {}, [("StatefulSet", "db")]),
-        ({"kind": "DaemonSet", "name": "fluent", "controller": True}, {}, [("DaemonSet", "fluent")]),
-        ({"kind": "Rollout", "name": "canary", "controller": True}, {}, []),
-        (None, {}, [("Pod", "shop-5d8f7c9b4-x2x7k")]),
-    ],
-)
-def test_owner_candidates(
-    owner: dict[str, Any] | None, labels: dict[str, str], candidates: list[Any]
-) -> None:
-    assert owner_candidates(pod(owner, labels)) == candidates
 
 
 def test_container_names_only_running_ones_with_ids() -> None:

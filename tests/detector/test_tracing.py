@@ -9,10 +9,10 @@ import pytest
 
 from api import constants
 from api.models import InstrumentedApplication
+from api.workloads import Workload
 from detector import Detection
 from detector.tracing import GoTracing, go_resource, go_targets, service_name
 from webhook import injecting
-from webhook.owners import Workload
 
 GO_ID, PY_ID, SIDE_ID = "a" * 64, "b" * 64, "c" * 64
 

@@ -7,7 +7,7 @@ server, the Java server compiled by javac, and the .NET probe script. Built by `
 changes. ``busybox`` is the agent images' base layer, made from the Debian ``busybox-static`` binary.
 
 The .NET agent cannot be fetched here, so ``dotnet-agent-standin`` is a STAND-IN image: the file layout of
-``webhook/agents/dotnet/layout.txt`` with empty files. It is named as such wherever it is used.
+``toolchain/recipes/dotnet/layout.txt`` with empty files. It is named as such wherever it is used.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from webhook.agents import building
+from toolchain import agents as building
 
 APPS_DIR = Path(__file__).resolve().parent / "apps"
 DOTNET_LAYOUT = building.recipe_dir("dotnet") / "layout.txt"

@@ -14,7 +14,7 @@ from tests.e2e_injection import appimages
 from tests.e2e_injection.podrunner import have_unshare
 from tests.e2e_injection.receiver import OtlpReceiver
 from tests.support import require
-from webhook.agents import building
+from toolchain import agents as building
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from api import constants
 from api.config import HodegosConfig
 from api.models import InstrumentedApplication
 from webhook import admission, rules
-from webhook.views import StaticView
+from webhook.caches import StaticView
 
 NAMESPACE = "shop"
 

@@ -13,8 +13,8 @@ import yaml
 from tests.e2e_injection.conftest import agent_tree
 from tests.e2e_injection.injection import deployment_pod, inject, record
 from tests.e2e_injection.podrunner import PodIdentity, UnsupportedPod, container_env, expand
+from toolchain import agents as building
 from webhook import rules
-from webhook.agents import building
 
 
 @pytest.mark.parametrize("language", building.LANGUAGES)
@@ -24,7 +24,7 @@ def test_rules_tag_the_agent_version_the_recipe_pins(language: str) -> None:
     assert agent.image == f"agent-{language}"
     assert agent.version == building.pinned_version(language), (
         f"webhook/languages/{language}.yaml tags the image {agent.version!r}, but "
-        f"webhook/agents/{language}/ builds {building.pinned_version(language)!r}"
+        f"toolchain/recipes/{language}/ builds {building.pinned_version(language)!r}"
     )
 
 

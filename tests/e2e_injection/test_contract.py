@@ -1,5 +1,5 @@
 """End-to-end injection contract: the webhook core mutates a pod, the pod runner runs the mutated spec with
-the real agents built by ``webhook/agents/<lang>/build.sh``, and spans with the right resource arrive at an
+the real agents built by ``toolchain/recipes/<lang>/build.sh``, and spans with the right resource arrive at an
 OTLP/HTTP receiver. Python, Node.js and Java run for real; .NET (no runtime here) checks env and file layout.
 """
 

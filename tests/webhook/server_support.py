@@ -13,7 +13,7 @@ import orjson
 from certs import rotation, storing
 from certs.authority import Material
 from tests.webhook import factories
-from webhook.views import StaticView
+from webhook.caches import StaticView
 
 CONTAINERS = [
     {"name": "app", "language": "python", "runtimeVersion": "3.12.4", "libc": "glibc"},

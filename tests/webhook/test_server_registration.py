@@ -21,12 +21,13 @@ from api import constants
 from certs import storing
 from certs.reloading import ReloadingContext
 from cli.main import app as cli
+from kube import Api
 from tests.webhook import factories
 from tests.webhook.server_support import CONTAINERS, HEADERS, client_context, issue, review_body
 from webhook import registration
+from webhook.caches import StaticView
 from webhook.errors import RegistrationError
 from webhook.server import create_app, running
-from webhook.views import StaticView
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -171,7 +172,11 @@ def _free_port() -> int:
 
 @pytest.mark.cluster
 def test_api_server_calls_the_registered_webhook_and_follows_a_ca_bundle_update(
-    kube_api: Any, hodegos_crds: list[str], make_namespace: Callable[..., str], tmp_path: Path
+    kube_api: Any,
+    admin_api: Api,
+    hodegos_crds: list[str],
+    make_namespace: Callable[..., str],
+    tmp_path: Path,
 ) -> None:
     from kubernetes import client
 
@@ -191,7 +196,7 @@ def test_api_server_calls_the_registered_webhook_and_follows_a_ca_bundle_update(
             registration.url_client_config(url.replace("localhost", "127.0.0.1") + "/mutate"),
         )
         try:
-            stored = registration.apply_configuration(kube_api, manifest)
+            stored = registration.apply_configuration(admin_api, manifest)
             assert stored["webhooks"][0]["failurePolicy"] == "Ignore"
             pod = factories.deployment_pod(
                 [{"name": "app", "image": "shop/web:1.4"}, {"name": "worker", "image": "shop/worker:2.0"}]
@@ -205,7 +210,7 @@ def test_api_server_calls_the_registered_webhook_and_follows_a_ca_bundle_update(
             assert created.spec.init_containers
 
             # caBundle update path used by rotation.
-            registration.apply_ca_bundle(kube_api, material.ca_bundle + material.ca_bundle)
+            registration.apply_ca_bundle(admin_api, material.ca_bundle + material.ca_bundle)
             again = client.AdmissionregistrationV1Api(kube_api).read_mutating_webhook_configuration(
                 constants.WEBHOOK_CONFIGURATION
             )

@@ -25,6 +25,7 @@ from api.config import HodegosConfig
 from certs import rotation, storing
 from certs.authority import Material
 from certs.reloading import ReloadingContext
+from kube import Api
 from tests.webhook.server_support import CONTAINERS, HEADERS, client_context, issue, review_body, shop_view
 from webhook.server import Settings, create_app, running
 
@@ -196,7 +197,11 @@ def _served_serial(context: ssl.SSLContext, bundle: bytes) -> int:
 
 @pytest.mark.cluster
 def test_rotation_while_the_api_server_creates_pods_leaves_no_pod_uninjected(
-    kube_api: Any, hodegos_crds: list[str], make_namespace: Callable[..., str], tmp_path: Path
+    kube_api: Any,
+    admin_api: Api,
+    hodegos_crds: list[str],
+    make_namespace: Callable[..., str],
+    tmp_path: Path,
 ) -> None:
     """Pods created while the CA rotates: with failurePolicy Ignore a TLS failure would admit a pod silently
     uninjected, so every created pod must carry the injection marker."""
@@ -205,7 +210,7 @@ def test_rotation_while_the_api_server_creates_pods_leaves_no_pod_uninjected(
     from certs import keeping
     from tests.webhook import factories
     from webhook import registration
-    from webhook.views import StaticView
+    from webhook.caches import StaticView
 
     namespace = make_namespace(annotations={constants.ANNOTATION_INSTRUMENTATION: "enabled"})
     view = StaticView(
@@ -231,11 +236,11 @@ def test_rotation_while_the_api_server_creates_pods_leaves_no_pod_uninjected(
             results.append(create_one())
 
     def publish(bundle: bytes) -> None:
-        registration.apply_ca_bundle(kube_api, bundle)
+        registration.apply_ca_bundle(admin_api, bundle)
 
     with running(app, tls=tls) as url:
         registration.apply_configuration(
-            kube_api,
+            admin_api,
             registration.build_configuration(
                 first.ca_bundle,
                 registration.url_client_config(url.replace("localhost", "127.0.0.1") + "/mutate"),

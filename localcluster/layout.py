@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from cli.clustering.errors import ClusterConfigError
+from localcluster.errors import ClusterConfigError
 
 DEFAULT_NAME = "hodegos"
 DEFAULT_API_PORT = 16443

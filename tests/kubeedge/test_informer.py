@@ -6,8 +6,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from controllers.errors import ApiError
-from controllers.kube import DEPLOYMENTS, Informer
+from kube import ApiError, Informer
+from kube.resources import DEPLOYMENTS
 
 
 def obj(name: str, rv: str) -> dict[str, Any]:
@@ -87,3 +87,49 @@ def test_remember_never_goes_backwards() -> None:
     assert informer.get("n", "a")["metadata"]["resourceVersion"] == "20"  # type: ignore[index]
     informer.remember({**obj("a", "21"), "metadata": {**obj("a", "21")["metadata"], "managedFields": [1]}})
     assert "managedFields" not in informer.get("n", "a")["metadata"]  # type: ignore[index]
+
+
+def test_index_follows_adds_moves_and_deletes() -> None:
+    def by_app(o: Any) -> list[str]:
+        return [o["metadata"].get("labels", {}).get("app", "")]
+
+    api = ScriptedApi(
+        lists=[
+            ([{**obj("p1", "1"), "metadata": {**obj("p1", "1")["metadata"], "labels": {"app": "x"}}}], "10")
+        ],
+        watches=[
+            [
+                {
+                    "type": "ADDED",
+                    "object": {"metadata": {**obj("p2", "11")["metadata"], "labels": {"app": "x"}}},
+                },
+                {
+                    "type": "MODIFIED",
+                    "object": {"metadata": {**obj("p1", "12")["metadata"], "labels": {"app": "y"}}},
+                },
+                {
+                    "type": "DELETED",
+                    "object": {"metadata": {**obj("p2", "13")["metadata"], "labels": {"app": "x"}}},
+                },
+            ]
+        ],
+    )
+    informer = Informer(api, DEPLOYMENTS, indexers={"app": by_app})  # type: ignore[arg-type]
+    informer.run(api.stop)
+    assert [o["metadata"]["name"] for o in informer.by_index("app", "y")] == ["p1"]
+    assert informer.by_index("app", "x") == []
+    informer.forget("n", "p1")
+    assert informer.by_index("app", "y") == []
+
+
+def test_a_failing_handler_does_not_stop_the_cache() -> None:
+    api = ScriptedApi(
+        lists=[([obj("a", "1")], "10")], watches=[[{"type": "ADDED", "object": obj("b", "11")}]]
+    )
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("boom")
+
+    informer = Informer(api, DEPLOYMENTS, broken)  # type: ignore[arg-type]
+    informer.run(api.stop)
+    assert {o["metadata"]["name"] for o in informer.items()} == {"a", "b"}

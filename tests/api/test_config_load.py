@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from api import config as configuration
 from api.config import HodegosConfig
-from controllers import configuration
 
 
 def cm(text: str) -> dict:

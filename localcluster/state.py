@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from cli import toolcache
-from cli.clustering.layout import Layout, Ports
-from cli.clustering.processes import Started
+from localcluster.layout import Layout, Ports
+from localcluster.processes import Started
+from toolchain import cache as toolcache
 
 
 @dataclass

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import threading
 
-from controllers.workqueue import WorkQueue
+from kube.workqueue import WorkQueue
 
 
 class Clock:

@@ -1,6 +1,6 @@
 """The pinned upstream tools of the local control plane, built from the Go module proxy.
 
-Each pin is a Go module of ours in ``cli/tools/<name>/`` (see :mod:`cli.toolcache`). Kubernetes' binaries
+Each pin is a Go module of ours in ``toolchain/pins/<name>/`` (see :mod:`toolchain.cache`); its binaries
 get the same version stamp a release build gets, so ``kubectl version`` and the API server's
 ``/version`` say v1.37.2 rather than a development placeholder.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli.toolcache import GoTool, Progress, ensure
+from toolchain.cache import GoTool, Progress, ensure
 
 KUBERNETES_VERSION = "v1.37.2"
 ETCD_VERSION = "v3.6.16"

@@ -1,8 +1,8 @@
 """What each control-plane process is: its command line, its port and how to ask it whether it is healthy.
 
-Pure: from a :class:`~cli.clustering.layout.Layout`, the ports and the binary paths to a list of
+Pure: from a :class:`~localcluster.layout.Layout`, the ports and the binary paths to a list of
 :class:`Component` in start order. Config files the components read (kubeconfigs, the audit policy, kwok's
-stages) are rendered here as data and written by :mod:`cli.clustering.lifecycle`.
+stages) are rendered here as data and written by :mod:`localcluster.lifecycle`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cli.clustering import layout
-from cli.clustering.layout import Layout, Ports
-from cli.clustering.pki import ADMIN, CONTROLLER_MANAGER, KWOK, SCHEDULER, Identity, Pki
+from localcluster import layout
+from localcluster.layout import Layout, Ports
+from localcluster.pki import ADMIN, CONTROLLER_MANAGER, KWOK, SCHEDULER, Identity, Pki
 
 # Admission plugins on top of the API server's defaults (which already include MutatingAdmissionWebhook,
 # ValidatingAdmissionWebhook, ServiceAccount, ...): listed explicitly so a reader sees what runs.

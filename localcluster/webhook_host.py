@@ -20,44 +20,34 @@ from typing import Any
 import httpx
 import yaml
 
-from api import constants
+from api import constants, crds
 from certs import storing
-from cli.clustering import lifecycle, pki, processes
-from cli.clustering import state as records
-from cli.clustering.errors import ClusterNotFoundError, ComponentFailedError, PortInUseError
-from cli.clustering.layout import Layout, Ports
+from kube import Api
+from kube.resources import CLUSTERROLEBINDINGS, CLUSTERROLES, CRDS
+from localcluster import lifecycle, pki, processes
+from localcluster import state as records
+from localcluster.errors import ClusterNotFoundError, ComponentFailedError, PortInUseError
+from localcluster.layout import Layout, Ports
 
 IDENTITY = pki.Identity("hodegos-webhook", ("hodegos:webhook",))
 ROLE = "hodegos:webhook-reader"
 COMPONENT = "hodegos-webhook"
-CRD_DIR = Path(__file__).resolve().parents[2] / "chart" / "crds"
+CRD_DIR = crds.CRD_DIR
 
 
-def apply_crds(api_client: Any, directory: Path = CRD_DIR, timeout: float = 60.0) -> list[str]:
-    """Create or replace every CRD in ``directory`` and wait until each is Established."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
-    ext: Any = client.ApiextensionsV1Api(api_client)
+def apply_crds(api: Api, directory: Path = CRD_DIR, timeout: float = 60.0) -> list[str]:
+    """Apply every CRD in ``directory`` (server-side) and wait until each is Established."""
     names: list[str] = []
     for path in sorted(directory.glob("*.yaml")):
         body = yaml.safe_load(path.read_text())
-        name = body["metadata"]["name"]
-        names.append(name)
-        try:
-            ext.create_custom_resource_definition(body)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-            current = ext.read_custom_resource_definition(name)
-            body["metadata"]["resourceVersion"] = current.metadata.resource_version
-            ext.replace_custom_resource_definition(name, body)
+        names.append(body["metadata"]["name"])
+        api.apply(CRDS, body)
     deadline = time.monotonic() + timeout
     for name in names:
         while True:
-            crd = ext.read_custom_resource_definition(name)
-            conditions = (crd.status.conditions or []) if crd.status else []
-            if any(c.type == "Established" and c.status == "True" for c in conditions):
+            crd = api.get(CRDS, None, name) or {}
+            conditions = (crd.get("status") or {}).get("conditions") or []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
                 break
             if time.monotonic() > deadline:
                 raise ComponentFailedError("kube-apiserver", f"CRD {name} not Established after {timeout}s")
@@ -65,14 +55,13 @@ def apply_crds(api_client: Any, directory: Path = CRD_DIR, timeout: float = 60.0
     return names
 
 
-def grant_read_access(api_client: Any, user: str = IDENTITY.user) -> None:
-    """ClusterRole + binding: get/list/watch Namespaces and InstrumentedApplications (nothing else)."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
-    rbac: Any = client.RbacAuthorizationV1Api(api_client)
+def grant_read_access(api: Api, user: str = IDENTITY.user) -> None:
+    """What the webhook needs: watch Namespaces, InstrumentedApplications and hodegos-config; write Events."""
+    labels = {constants.LABEL_PART_OF: constants.PRODUCT}
     role = {
-        "metadata": {"name": ROLE, "labels": {constants.LABEL_PART_OF: constants.PRODUCT}},
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": ROLE, "labels": labels},
         "rules": [
             {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
             {
@@ -80,19 +69,19 @@ def grant_read_access(api_client: Any, user: str = IDENTITY.user) -> None:
                 "resources": ["instrumentedapplications"],
                 "verbs": ["get", "list", "watch"],
             },
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
         ],
     }
     binding = {
-        "metadata": {"name": ROLE, "labels": {constants.LABEL_PART_OF: constants.PRODUCT}},
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": ROLE, "labels": labels},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": ROLE},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
     }
-    for create, body in ((rbac.create_cluster_role, role), (rbac.create_cluster_role_binding, binding)):
-        try:
-            create(body)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
+    api.apply(CLUSTERROLES, role)
+    api.apply(CLUSTERROLEBINDINGS, binding)
 
 
 @dataclass
@@ -176,14 +165,14 @@ class HostedWebhook:
             raise ComponentFailedError("hodegos webhook", f"no certificate in {self.cert_dir}")
         return material.ca_bundle
 
-    def register(self, admin_client: Any) -> dict[str, Any]:
+    def register(self, admin: Api) -> dict[str, Any]:
         """Apply the MutatingWebhookConfiguration pointing at this process (as the admin)."""
         from webhook import registration
 
         manifest = registration.build_configuration(
             self.ca_bundle(), registration.url_client_config(f"{self.url}{constants.WEBHOOK_PATH}")
         )
-        return registration.apply_configuration(admin_client, manifest)
+        return registration.apply_configuration(admin, manifest)
 
     def metrics(self) -> dict[str, float]:
         """The webhook's own Prometheus samples, ``name{labels}`` -> value."""
@@ -196,8 +185,6 @@ def up(name: str, port: int = constants.WEBHOOK_PORT) -> HostedWebhook:
 
     A webhook already running for this cluster is restarted (new code, same certificates).
     """
-    from kubernetes import config
-
     lay = Layout.for_name(name)
     with records.locked(lay):
         current = records.load(lay)
@@ -209,7 +196,7 @@ def up(name: str, port: int = constants.WEBHOOK_PORT) -> HostedWebhook:
         if not processes.port_free(port):
             holder = processes.port_holder(port)
             raise PortInUseError(port, "hodegos webhook", processes.describe(holder) if holder else None)
-        admin = config.new_client_from_config(config_file=str(lay.admin_kubeconfig))  # type: ignore[no-untyped-call]
+        admin = lifecycle.admin_api(lay)
         apply_crds(admin)
         grant_read_access(admin)
         hosted = HostedWebhook(lay, current.ports, port)

@@ -1,6 +1,6 @@
 """Pinned tools built from the Go module proxy, cached under a versioned directory.
 
-A tool is a small Go module kept in this repository (``cli/tools/<name>/go.mod`` and ``go.sum``) that pins
+A tool is a small Go module kept in this repository (``toolchain/pins/<name>/go.mod``, ``go.sum``) that pins
 the real upstream module; building it runs ``go build`` for each listed package. The result lives in
 ``$HODEGOS_CACHE`` (default ``~/.cache/hodegos``) under ``<name>-<version>-<manifest digest>/bin``, so a pin
 change builds into a new directory and an unchanged pin is never rebuilt. A file lock makes concurrent
@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TOOLS_DIR = Path(__file__).resolve().parent / "tools"
+PINS_DIR = Path(__file__).resolve().parent / "pins"
 
 Progress = Callable[[str], None]
 
@@ -43,11 +43,11 @@ class GoTool:
     env: dict[str, str] = field(default_factory=dict)
     ldflags: str = "-s -w"
     tags: str = ""
-    source: str = ""  # directory under cli/tools/ holding go.mod when it is not ``name``
+    source: str = ""  # directory under toolchain/pins/ holding go.mod when it is not ``name``
 
     @property
     def manifest_dir(self) -> Path:
-        return TOOLS_DIR / (self.source or self.name)
+        return PINS_DIR / (self.source or self.name)
 
     def digest(self) -> str:
         h = hashlib.sha256()

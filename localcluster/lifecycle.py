@@ -19,18 +19,21 @@ from typing import Any
 import httpx
 import yaml
 
-from cli.clustering import components, pki, processes, tools
-from cli.clustering import state as records
-from cli.clustering.components import Component
-from cli.clustering.errors import (
+from kube import Api, ApiError, connect
+from kube.resources import NODES, SERVICEACCOUNTS
+from localcluster import components, pki, processes
+from localcluster import state as records
+from localcluster.components import Component
+from localcluster.errors import (
     ClusterConfigError,
     ClusterNotFoundError,
     ComponentFailedError,
     PortInUseError,
     ToolsMissingError,
 )
-from cli.clustering.layout import DEFAULT_API_PORT, DEFAULT_NODES, Layout, Ports, state_root
-from cli.clustering.state import ClusterState
+from localcluster.layout import DEFAULT_API_PORT, DEFAULT_NODES, Layout, Ports, state_root
+from localcluster.state import ClusterState
+from toolchain import cluster as tools
 
 Progress = Callable[[str], None]
 STAGES_FILE = Path(__file__).with_name("kwok-stages.yaml")
@@ -115,37 +118,37 @@ def _wait_healthy(part: Component, proc: processes.Started, client: httpx.Client
     )
 
 
-def _api(lay: Layout) -> Any:
-    from kubernetes import client, config
+def admin_api(lay: Layout) -> Api:
+    """The cluster admin's :class:`kube.Api`."""
+    return connect(lay.admin_kubeconfig)
 
-    api_client = config.new_client_from_config(config_file=str(lay.admin_kubeconfig))  # type: ignore[no-untyped-call]
-    return client.CoreV1Api(api_client)
+
+def _ready(node: dict[str, Any]) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (node.get("status") or {}).get("conditions") or []
+    )
 
 
 def _ensure_nodes(lay: Layout, count: int, say: Progress) -> None:
-    from kubernetes.client.exceptions import ApiException
-
-    api = _api(lay)
+    api = admin_api(lay)
     wanted = components.node_names(lay.name, count)
-    for node in api.list_node(label_selector=components.NODE_SELECTOR).items:
-        if node.metadata.name not in wanted:
+    listed, _ = api.list(NODES, label_selector=components.NODE_SELECTOR)
+    for node in listed:
+        if node["metadata"]["name"] not in wanted:
             # Scaling down: the pod GC controller deletes the pods bound to it; their owners make new ones.
-            say(f"removing node {node.metadata.name}")
-            api.delete_node(node.metadata.name)
+            say(f"removing node {node['metadata']['name']}")
+            api.delete(NODES, None, node["metadata"]["name"])
     for name in wanted:
         try:
-            api.create_node(components.node(name))
-        except ApiException as exc:
-            if exc.status != 409:
+            api.create(NODES, None, components.node(name))
+        except ApiError as exc:
+            if not exc.conflict:
                 raise
     say(f"waiting for {count} kwok node(s) to be Ready")
     deadline = time.monotonic() + HEALTH_TIMEOUT
     while time.monotonic() < deadline:
-        ready = {
-            node.metadata.name
-            for node in api.list_node().items
-            if any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
-        }
+        ready = {node["metadata"]["name"] for node in api.list(NODES)[0] if _ready(node)}
         if set(wanted) <= ready:
             break
         time.sleep(0.5)
@@ -158,12 +161,8 @@ def _ensure_nodes(lay: Layout, count: int, say: Progress) -> None:
         )
     while time.monotonic() < deadline:
         # The controller-manager's service-account controller makes this; pods cannot be created before.
-        try:
-            api.read_namespaced_service_account("default", "default")
+        if api.get(SERVICEACCOUNTS, "default", "default") is not None:
             return
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
         time.sleep(0.5)
     raise ComponentFailedError(
         "kube-controller-manager",
@@ -181,7 +180,7 @@ def up(
     build: bool = True,
     progress: Progress | None = None,
 ) -> UpResult:
-    """Bring cluster ``name`` up (or find it up). Raises a :class:`~cli.clustering.errors.ClusterError`.
+    """Bring cluster ``name`` up (or find it up). Raises a :class:`~localcluster.errors.ClusterError`.
 
     ``nodes`` (default: as recorded, else 2) is reconciled on a running cluster too: kwok nodes are added
     or removed to match.

@@ -7,14 +7,13 @@ file lock makes concurrent callers wait for one build.
 
 Command line (what ``.ci/setup.d/30-agents.sh`` runs)::
 
-    python -m webhook.agents.building [python nodejs java ...]
+    python -m toolchain.agents [python nodejs java ...]
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -24,9 +23,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cli.toolcache import file_lock
+from toolchain.cache import cache_root, file_lock
 
-RECIPES_DIR = Path(__file__).resolve().parent
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 LANGUAGES = ("python", "nodejs", "java", "dotnet")
 # The .NET release assets are not fetchable from this build environment; its recipe is not built here.
 BUILDABLE = ("python", "nodejs", "java")
@@ -65,10 +64,6 @@ def pinned_version(language: str) -> str:
     if match is None:
         raise ValueError(f"{directory}: no pinned agent version found")
     return match.group(1)
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("HODEGOS_CACHE", Path.home() / ".cache" / "hodegos"))
 
 
 def recipe_dir(language: str) -> Path:

@@ -1,0 +1,13 @@
+"""Build tooling: the pinned tools Hodegos builds from the registries, cached under versioned directories.
+
+Nothing here ships in a runtime component; the runtime packages only find what was built (a binary's path).
+
+- :mod:`toolchain.cache` — :class:`~toolchain.cache.GoTool` (a Go module of ours pinning upstream code,
+  ``toolchain/pins/<name>/``), the cache directory, cross-process build locks, logged commands;
+- :mod:`toolchain.cluster` — the local cluster's Kubernetes, etcd, kwok and Helm pins;
+- :mod:`toolchain.otelcol` — the OpenTelemetry Collector distribution (Collector Builder manifest);
+- :mod:`toolchain.agents` — the language agents' image trees, from ``toolchain/recipes/<lang>/``.
+
+Errors: :class:`toolchain.cache.ToolBuildError` (a build failed; carries the command and its output tail),
+:class:`toolchain.agents.AgentBuildError`.
+"""

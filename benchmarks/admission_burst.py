@@ -102,18 +102,22 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
     args = parser.parse_args()
 
-    from kubernetes import client, config
+    from kubernetes import client
+
+    import kube
 
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
-    say = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    def say(msg: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
     result = lifecycle.up(args.cluster, nodes=4, port=args.port, build=False, progress=say)
     lay, ports = Layout.for_name(args.cluster), Ports(int(result.status["server"].rsplit(":", 1)[1]))
     hosted = webhook_host.up(args.cluster, args.webhook_port)
     say(f"webhook at {hosted.url}")
     try:
-        admin = config.new_client_from_config(config_file=str(lay.admin_kubeconfig))
-        core = client.CoreV1Api(admin)
+        admin = kube.api_client(lay.admin_kubeconfig)
+        core: Any = client.CoreV1Api(admin)
         namespace = f"burst-{uuid.uuid4().hex[:6]}"
         core.create_namespace(
             {
@@ -123,7 +127,8 @@ def main() -> int:
                 }
             }
         )
-        deployment = client.AppsV1Api(admin).create_namespaced_deployment(
+        apps: Any = client.AppsV1Api(admin)
+        deployment: Any = apps.create_namespaced_deployment(
             namespace,
             {
                 "metadata": {"name": "bench"},
@@ -137,7 +142,7 @@ def main() -> int:
                 },
             },
         )
-        custom = client.CustomObjectsApi(admin)
+        custom: Any = client.CustomObjectsApi(admin)
         record = constants.record_name("Deployment", "bench")
         create_once(
             custom.create_namespaced_custom_object,
@@ -173,9 +178,7 @@ def main() -> int:
 
         def writer_api() -> Any:
             if not hasattr(local, "api"):
-                local.api = client.CoreV1Api(
-                    config.new_client_from_config(config_file=str(lay.admin_kubeconfig))
-                )
+                local.api = client.CoreV1Api(kube.api_client(lay.admin_kubeconfig))
             return local.api
 
         def create(index: int) -> float:

@@ -32,6 +32,7 @@ from kube import Api, connect  # noqa: E402
 from kube.resources import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, RECORDS  # noqa: E402
 from localcluster import lifecycle, pki  # noqa: E402
 from localcluster.layout import Layout, Ports  # noqa: E402
+from localcluster.webhook_host import apply_crds  # noqa: E402
 
 USER = "hodegos-bench-controllers"
 
@@ -95,9 +96,7 @@ def main() -> int:
     controller_path = lifecycle.issue_kubeconfig(lay, ports, pki.Identity(USER, ("system:masters",)))
     admin = client(admin_path)
 
-    from tests.kube import apply_crds
-
-    apply_crds(admin.client)
+    apply_crds(admin)
     if admin.get(NAMESPACES, None, constants.NAMESPACE) is None:
         admin.create(NAMESPACES, None, {"metadata": {"name": constants.NAMESPACE}})
     for old in admin.list(NAMESPACES)[0]:  # an interrupted earlier run

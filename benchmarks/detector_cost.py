@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,10 @@ GO_PROGRAM = 'package main\nimport "os"\nfunc main() {\n\tos.Stdout.WriteString(
 GO_PROGRAM += "\tb := make([]byte, 1)\n\tos.Stdin.Read(b)\n}\n"
 JAVA_PROGRAM = "class Wait { public static void main(String[] a) throws Exception {"
 JAVA_PROGRAM += ' System.out.println("READY"); System.out.flush(); System.in.read(); } }\n'
+
+
+def _inspect_cold(pid: int) -> object:
+    return inspect(pid, cache=ElfCache())
 
 
 def median_ms(action: Callable[[], object], repeat: int) -> float:
@@ -75,8 +80,8 @@ def main() -> None:
         for name, process in running.items():
             cache = ElfCache()
             result = inspect(process.pid, cache=cache)
-            cold = median_ms(lambda p=process.pid: inspect(p, cache=ElfCache()), args.repeat)
-            warm = median_ms(lambda p=process.pid, c=cache: inspect(p, cache=c), args.repeat)
+            cold = median_ms(partial(_inspect_cold, process.pid), args.repeat)
+            warm = median_ms(partial(inspect, process.pid, cache=cache), args.repeat)
             version = result.runtime_version or "-"
             print(f"{name:10} {result.language:9} {version:10} {cold:8.2f} {warm:8.2f}")
         count = len(list_pids())

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import ebpf  # noqa: E402
 from ebpf import targets  # noqa: E402
-from tests.ebpf import gobuilds  # noqa: E402
+from harness import gobuilds  # noqa: E402
 
 
 class Discard:
@@ -167,10 +167,9 @@ def main() -> int:
         f"Go {plan.go_version} server, /hello, {plan.probe_sites} probe sites, "
         f"{figures['probe_hits_per_request']} probe hits per request"
     )
-    conc = f"req/s c={args.concurrency}"
-    header = ("mode", "seq mean µs", "p50 µs", "added µs", "ratio", conc, "ratio")
+    header = ("mode", "seq mean µs", "p50 µs", "added µs", "ratio", f"req/s c={args.concurrency}", "ratio")
     print("{:8} {:>12} {:>8} {:>9} {:>6} {:>13} {:>6}".format(*header))
-    modes: dict[str, dict[str, float]] = figures["modes"]  # type: ignore[assignment]
+    modes: dict[str, dict[str, float]] = figures["modes"]
     for m, f in modes.items():
         row = (m, f["seq_mean_us"], f["seq_p50_us"], f["added_us"], f["latency_ratio"], f["rps"])
         print("{:8} {:12.1f} {:8.1f} {:9.1f} {:6.2f} {:13.0f} {:6.2f}".format(*row, f["throughput_ratio"]))

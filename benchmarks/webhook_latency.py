@@ -369,6 +369,7 @@ def main() -> None:
             print(f"{'load':>14}  {'adm/s':>9}  {'p50 ms':>7}  {'p99 ms':>7}  {'max ms':>7}  {'CPU us':>8}")
             import uvloop
 
+            assert server.pid is not None
             for level in [int(x) for x in args.levels.split(",") if x]:
                 cpu = _cpu_seconds(server.pid)
                 latencies = uvloop.run(closed_loop(port, context, level, args.seconds))

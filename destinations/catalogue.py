@@ -21,7 +21,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from api.models import SIGNALS, Signal
 from destinations import components, templating
 from destinations.errors import CatalogueError, UnknownTypeError
 
@@ -236,10 +235,6 @@ def get_type(name: str) -> DestinationType:
 
 def all_types() -> list[DestinationType]:
     return sorted(catalogue().values(), key=lambda t: t.type)
-
-
-def signals_of(type_: DestinationType) -> list[Signal]:
-    return [s for s in SIGNALS if s in type_.signals]
 
 
 catalogue()  # a malformed file fails at import, not at the first render

@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from api.constants import WEBHOOK_CONFIGURATION
-from kube import Api, connect
+from kube import Api, api_client, connect
 from localcluster import lifecycle, pki, processes, webhook_host
 from localcluster import state as records
 from localcluster.layout import Layout, Ports
@@ -144,9 +144,8 @@ def kubeconfig(kube_cluster: KubeCluster) -> Path:
 
 @pytest.fixture(scope="session")
 def kube_api(kube_cluster: KubeCluster) -> Any:
-    from kubernetes import config
 
-    return config.new_client_from_config(config_file=str(kube_cluster.kubeconfig))
+    return api_client(kube_cluster.kubeconfig)
 
 
 @pytest.fixture(scope="session")
@@ -169,7 +168,7 @@ def make_namespace(kube_api: Any, request: pytest.FixtureRequest) -> Iterator[Ca
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    core = client.CoreV1Api(kube_api)
+    core: Any = client.CoreV1Api(kube_api)
     created: list[str] = []
 
     def make(labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None) -> str:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from api import config as configuration
 from api.config import HodegosConfig
 
 
-def cm(text: str) -> dict:
+def cm(text: str) -> dict[str, Any]:
     return {"metadata": {"name": "hodegos-config"}, "data": {"config.yaml": text}}
 
 

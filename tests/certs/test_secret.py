@@ -21,7 +21,7 @@ def system_namespace(kube_api: Any) -> Iterator[str]:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    core = client.CoreV1Api(kube_api)
+    core: Any = client.CoreV1Api(kube_api)
     created = False
     try:
         core.create_namespace({"metadata": {"name": constants.NAMESPACE}})
@@ -45,7 +45,7 @@ def test_secret_round_trip_and_cli(
 ) -> None:
     from kubernetes import client
 
-    core = client.CoreV1Api(kube_api)
+    core: Any = client.CoreV1Api(kube_api)
     assert storing.read_secret(admin_api) is None
     material = authority.issue(
         authority.service_hosts(), datetime.now(UTC), timedelta(days=30), timedelta(days=10)

@@ -28,7 +28,7 @@ def test_crds_are_accepted(kube_api: Any, hodegos_crds: list[str]) -> None:
     from kubernetes import client
 
     assert f"instrumentedapplications.{constants.GROUP}" in hodegos_crds
-    ext = client.ApiextensionsV1Api(kube_api)
+    ext: Any = client.ApiextensionsV1Api(kube_api)
     for name in hodegos_crds:
         crd = ext.read_custom_resource_definition(name)
         assert crd.spec.group == constants.GROUP
@@ -40,7 +40,7 @@ def test_valid_record_is_stored_and_defaulted(
 ) -> None:
     from kubernetes import client
 
-    custom = client.CustomObjectsApi(kube_api)
+    custom: Any = client.CustomObjectsApi(kube_api)
     body = {
         "apiVersion": constants.API_VERSION,
         "kind": "InstrumentedApplication",
@@ -60,7 +60,7 @@ def test_invalid_record_is_rejected_with_a_clear_message(
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    custom = client.CustomObjectsApi(kube_api)
+    custom: Any = client.CustomObjectsApi(kube_api)
     body = {
         "apiVersion": constants.API_VERSION,
         "kind": "InstrumentedApplication",
@@ -73,6 +73,7 @@ def test_invalid_record_is_rejected_with_a_clear_message(
         )
     assert caught.value.status == 422
     message = caught.value.body
+    assert message is not None
     assert "spec.workload.kind" in message and "Unsupported value" in message and "Spaceship" in message
     # Nothing was stored.
     listed = custom.list_namespaced_custom_object(
@@ -86,8 +87,8 @@ def test_deployment_pods_run_on_kwok_nodes(
 ) -> None:
     from kubernetes import client
 
-    apps = client.AppsV1Api(kube_api)
-    core = client.CoreV1Api(kube_api)
+    apps: Any = client.AppsV1Api(kube_api)
+    core: Any = client.CoreV1Api(kube_api)
     labels = {"app": "web"}
     apps.create_namespaced_deployment(
         kube_namespace,
@@ -131,7 +132,7 @@ def test_deployment_pods_run_on_kwok_nodes(
 def test_job_pods_complete(kube_api: Any, kube_namespace: str) -> None:
     from kubernetes import client
 
-    batch = client.BatchV1Api(kube_api)
+    batch: Any = client.BatchV1Api(kube_api)
     batch.create_namespaced_job(
         kube_namespace,
         {
@@ -155,7 +156,7 @@ def test_job_pods_complete(kube_api: Any, kube_namespace: str) -> None:
 def test_service_account_tokens_are_issued(kube_api: Any, kube_namespace: str) -> None:
     from kubernetes import client
 
-    core = client.CoreV1Api(kube_api)
+    core: Any = client.CoreV1Api(kube_api)
     _wait("the default ServiceAccount", lambda: core.list_namespaced_service_account(kube_namespace).items)
     token = core.create_namespaced_service_account_token(
         "default", kube_namespace, {"spec": {"audiences": ["https://kubernetes.default.svc.cluster.local"]}}

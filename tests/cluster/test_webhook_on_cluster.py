@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -36,11 +36,11 @@ def _cache_settled(hosted: HostedWebhook, kube_api: Any) -> bool:
     from kubernetes import client
 
     records = len(
-        client.CustomObjectsApi(kube_api).list_cluster_custom_object(
+        cast(Any, client.CustomObjectsApi(kube_api)).list_cluster_custom_object(
             constants.GROUP, constants.VERSION, RECORDS
         )["items"]
     )
-    namespaces = len(client.CoreV1Api(kube_api).list_namespace().items)
+    namespaces = len(cast(Any, client.CoreV1Api(kube_api)).list_namespace().items)
     samples = hosted.metrics()
     cached_records = samples.get('hodegos_webhook_cache_objects{kind="records"}')
     cached_namespaces = samples.get('hodegos_webhook_cache_objects{kind="namespaces"}')
@@ -50,7 +50,7 @@ def _cache_settled(hosted: HostedWebhook, kube_api: Any) -> bool:
 def _record(kube_api: Any, namespace: str, kind: str, name: str, containers: dict[str, str]) -> None:
     from kubernetes import client
 
-    custom = client.CustomObjectsApi(kube_api)
+    custom: Any = client.CustomObjectsApi(kube_api)
     record_name = constants.record_name(kind, name)
     custom.create_namespaced_custom_object(
         constants.GROUP,
@@ -101,7 +101,7 @@ def test_deployment_pods_are_injected_and_run(
     namespace = make_namespace(annotations={constants.ANNOTATION_INSTRUMENTATION: "enabled"})
     _record(kube_api, namespace, "Deployment", "shop", {"app": "python"})
     wait("the webhook cache to catch up", lambda: _cache_settled(webhook, kube_api))
-    client.AppsV1Api(kube_api).create_namespaced_deployment(
+    cast(Any, client.AppsV1Api(kube_api)).create_namespaced_deployment(
         namespace,
         {
             "metadata": {"name": "shop"},
@@ -123,7 +123,7 @@ def test_deployment_pods_are_injected_and_run(
             },
         },
     )
-    core = client.CoreV1Api(kube_api)
+    core: Any = client.CoreV1Api(kube_api)
 
     def running() -> list[Any]:
         pods = core.list_namespaced_pod(namespace).items
@@ -159,7 +159,7 @@ def test_opt_out_and_excluded_namespace_are_untouched(
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    core = client.CoreV1Api(kube_api)
+    core: Any = client.CoreV1Api(kube_api)
     namespace = make_namespace(annotations={constants.ANNOTATION_INSTRUMENTATION: "enabled"})
     for name in ("kept", "opted-out"):
         _record(kube_api, namespace, "Pod", name, {"app": "python"})
@@ -194,7 +194,7 @@ def test_opt_out_and_excluded_namespace_are_untouched(
         assert total - total_before == 1
     finally:
         core.delete_namespaced_pod(own_name, constants.NAMESPACE, grace_period_seconds=0)
-        client.CustomObjectsApi(kube_api).delete_namespaced_custom_object(
+        cast(Any, client.CustomObjectsApi(kube_api)).delete_namespaced_custom_object(
             constants.GROUP,
             constants.VERSION,
             constants.NAMESPACE,
@@ -226,7 +226,7 @@ def test_admission_makes_no_api_calls(
 
     before = calls()
     admitted_before = webhook.metrics().get('hodegos_webhook_admissions_total{result="injected"}', 0)
-    core = client.CoreV1Api(kube_api)
+    core: Any = client.CoreV1Api(kube_api)
     created = [core.create_namespaced_pod(namespace, _pod(name)) for name in names]
     assert all(_injected(pod) for pod in created)
     assert webhook.metrics()['hodegos_webhook_admissions_total{result="injected"}'] - admitted_before == 20
@@ -239,7 +239,7 @@ def test_webhook_down_fails_open_then_restart_resyncs(
 ) -> None:
     from kubernetes import client
 
-    core = client.CoreV1Api(kube_api)
+    core: Any = client.CoreV1Api(kube_api)
     namespace = make_namespace(annotations={constants.ANNOTATION_INSTRUMENTATION: "enabled"})
 
     def fail_opens() -> float:

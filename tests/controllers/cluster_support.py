@@ -31,7 +31,7 @@ def workload_body(
     replicas: int = 1,
     containers: tuple[str, ...] = ("app",),
 ) -> dict[str, Any]:
-    template = {
+    template: dict[str, Any] = {
         "metadata": {"labels": {"app": name}, "annotations": template_annotations or {}},
         "spec": {"containers": [{"name": c, "image": f"example.invalid/{c}:1"} for c in containers]},
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -325,7 +326,8 @@ def _gateway_hash(admin: Api) -> str | None:
     dep = admin.get(DEPLOYMENTS, constants.NAMESPACE, constants.GATEWAY_NAME)
     if dep is None:
         return None
-    return dep["spec"]["template"]["metadata"]["annotations"].get(constants.ANNOTATION_CONFIG_HASH)
+    value = dep["spec"]["template"]["metadata"]["annotations"].get(constants.ANNOTATION_CONFIG_HASH)
+    return str(value) if value else None
 
 
 def _configured(admin: Api, name: str) -> dict[str, Any] | None:
@@ -355,7 +357,7 @@ def test_collectors_follow_destinations_and_secrets(manager: Manager, admin: Api
             (kube.HPAS, constants.GATEWAY_NAME),
             (CONFIGMAPS, constants.GATEWAY_NAME),
         ):
-            obj = wait(f"{res.kind}", lambda res=res, name=name: admin.get(res, constants.NAMESPACE, name))
+            obj = wait(f"{res.kind}", partial(admin.get, res, constants.NAMESPACE, name))
             assert obj["metadata"]["ownerReferences"][0]["kind"] == "CollectorsGroup"
         cm = admin.get(CONFIGMAPS, constants.NAMESPACE, constants.GATEWAY_NAME) or {}
         config = yaml.safe_load(cm["data"]["config.yaml"])

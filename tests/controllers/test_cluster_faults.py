@@ -6,6 +6,7 @@ Everything must converge to the same state a calm run reaches, with nothing lost
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 import pytest
@@ -47,6 +48,10 @@ def _target(admin: Api, ns: str, name: str) -> str | None:
     return annotations.get(constants.ANNOTATION_ROLLOUT_TARGET)
 
 
+def _targets(admin: Api, ns: str, name: str, target: str) -> bool:
+    return _target(admin, ns, name) == target
+
+
 def _running(admin: Api, ns: str, app: str) -> bool:
     items, _ = admin.list(PODS, ns, f"app={app}")
     return bool(items) and all((p.get("status") or {}).get("phase") == "Running" for p in items)
@@ -63,7 +68,7 @@ def test_restart_controllers_mid_rollout(
         for name in ("a", "b", "c"):
             create(admin, DEPLOYMENTS, workload_body("Deployment", name, ns))
         for name in ("a", "b", "c"):
-            wait(f"{name} running", lambda name=name: _running(admin, ns, name), timeout=90)
+            wait(f"{name} running", partial(_running, admin, ns, name), timeout=90)
             _runtime(admin, ns, f"deployment-{name}")
         wait("a rollout started", lambda: _target(admin, ns, "a") == "inject", timeout=60)
     finally:
@@ -89,7 +94,7 @@ def test_restart_controllers_mid_rollout(
         wait("d running", lambda: _running(admin, ns, "d"), timeout=90)
         _runtime(admin, ns, "deployment-d")
         for name in ("a", "d"):
-            wait(f"{name} rolled", lambda name=name: _target(admin, ns, name) == "inject", timeout=60)
+            wait(f"{name} rolled", partial(_targets, admin, ns, name, "inject"), timeout=60)
 
         # Kill etcd and the API server while a new record is being made; restart the control plane.
         create(admin, DEPLOYMENTS, workload_body("Deployment", "e", ns))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -34,7 +35,7 @@ def test_other_conditions_keep_order_and_new_ones_append() -> None:
 
 @given(st.lists(st.tuples(st.sampled_from(["A", "B"]), st.booleans()), max_size=12))
 def test_reasserting_is_idempotent(steps: list[tuple[str, bool]]) -> None:
-    conds: list = []
+    conds: list[dict[str, Any]] = []
     for i, (type_, status) in enumerate(steps):
         conds = c.set_condition(conds, c.condition(type_, status, "R"), T0 + timedelta(seconds=i))
     again = conds

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from api import constants
 from api.config import HodegosConfig
@@ -14,8 +15,10 @@ OOM = {"state": {"running": {}}, "lastState": {"terminated": {"reason": "OOMKill
 INIT_FAIL = {"state": {"terminated": {"reason": "Error", "exitCode": 1}}}
 
 
-def plan(w: dict, pods: list, rec: dict | None, healthy: bool = True, **kw: object) -> rollouts.Decision:
-    return rollouts.plan(w, pods, rec, CONFIG, webhook_healthy=healthy, now=NOW, **kw)  # type: ignore[arg-type]
+def plan(
+    w: dict[str, Any], pods: list[Any], rec: dict[str, Any] | None, healthy: bool = True, **kw: Any
+) -> rollouts.Decision:
+    return rollouts.plan(w, pods, rec, CONFIG, webhook_healthy=healthy, now=NOW, **kw)
 
 
 def test_selector_semantics() -> None:
@@ -113,7 +116,7 @@ def test_automatic_rollout_disabled() -> None:
 
 
 def test_completed_rollout_is_retried_only_after_the_cooldown() -> None:
-    def rolled(at: str, target: str = "inject") -> dict:
+    def rolled(at: str, target: str = "inject") -> dict[str, Any]:
         return workload(
             template_annotations={
                 constants.ANNOTATION_RESTARTED_AT: at,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from functools import partial
 from typing import Any
 
 import pytest
@@ -62,7 +63,7 @@ def _play_node_agent(admin: Api, ns: str, name: str) -> None:
         pod["status"]["containerStatuses"].append(
             {"name": container, "containerID": f"containerd://{cid}", "state": {"running": {}}}
         )
-        detections[cid] = Detection(pid=1, language=language, libc="glibc", other_agents=list(agents))  # type: ignore[arg-type]
+        detections[cid] = Detection(pid=1, language=language, libc="glibc", other_agents=list(agents))
     outcome = record_detections(RecordStore(admin), pod, detections, found=(record.metadata.name, record))
     assert outcome.startswith("updated"), outcome
 
@@ -73,6 +74,12 @@ def _condition(admin: Api, res: Any, ns: str, name: str, type_: str) -> dict[str
         if cond["type"] == type_:
             return dict(cond)
     return None
+
+
+def _decided(admin: Api, ns: str, name: str) -> dict[str, Any] | None:
+    """The record's Injectable condition once the webhook's answer is known (not waiting for detection)."""
+    cond = _condition(admin, RECORDS, ns, f"deployment-{name}", "Injectable")
+    return cond if cond and cond["reason"] != "WaitingForDetection" else None
 
 
 def _pods(admin: Api, ns: str, app: str) -> list[dict[str, Any]]:
@@ -157,28 +164,16 @@ def test_destinations_and_workloads_through_the_whole_loop(
             _play_node_agent(admin, ns, name)
 
         # Records say, container by container, what the webhook will do, and why not.
+        injectable: dict[str, dict[str, Any]] = {}
         for name in WORKLOADS:
-            cond = wait(
-                f"Injectable on {name}",
-                lambda name=name: (
-                    (c := _condition(admin, RECORDS, ns, f"deployment-{name}", "Injectable"))
-                    and c["reason"] != "WaitingForDetection"
-                    and c
-                ),
-            )
-            assert (cond["status"] == "True") == (name in INSTRUMENTED), (name, cond)
-        assert (
-            "no injection rules" in _condition(admin, RECORDS, ns, "deployment-rb", "Injectable")["message"]
-        )  # type: ignore[index]
-        assert "newrelic" in _condition(admin, RECORDS, ns, "deployment-apm", "Injectable")["message"]  # type: ignore[index]
+            injectable[name] = wait(f"Injectable on {name}", partial(_decided, admin, ns, name))
+            assert (injectable[name]["status"] == "True") == (name in INSTRUMENTED), (name, injectable[name])
+        assert "no injection rules" in injectable["rb"]["message"]
+        assert "newrelic" in injectable["apm"]["message"]
 
         # Rollouts: the instrumented workloads' pods come back injected (Go: labelled for eBPF).
         for name in INSTRUMENTED:
-            wait(
-                f"{name} pods instrumented",
-                lambda name=name: _instrumented_pods(admin, ns, name),
-                timeout=150,
-            )
+            wait(f"{name} pods instrumented", partial(_instrumented_pods, admin, ns, name), timeout=150)
         py = _pods(admin, ns, "py")[0]
         assert [c["name"] for c in py["spec"]["initContainers"]] == ["hodegos-agent-python"]
         gosvc = _pods(admin, ns, "gosvc")[0]
@@ -216,10 +211,11 @@ def test_destinations_and_workloads_through_the_whole_loop(
 
         # Each Destination says whether it made it into the gateway, and why not.
         def configured(name: str) -> dict[str, Any]:
-            return wait(
+            found: dict[str, Any] = wait(
                 f"Configured on {name}",
                 lambda: _condition(admin, DESTINATIONS, constants.NAMESPACE, name, "Configured"),
             )
+            return found
 
         assert configured("loop-good")["status"] == "True"
         refused = configured("loop-invalid")

@@ -75,7 +75,7 @@ def test_agent_watches_pods_and_records_runtimes(
     from kubernetes import client
 
     core: Any = client.CoreV1Api(kube_api)
-    custom = client.CustomObjectsApi(kube_api)
+    custom: Any = client.CustomObjectsApi(kube_api)
     recorder = Recorder()  # stands in for ebpf.tracer.attach, which tests/ebpf covers with real BPF
     agent = NodeAgent(admin_api, node_name, tracing=GoTracing(recorder))
     stop = threading.Event()
@@ -143,7 +143,7 @@ def test_concurrent_writers_lose_nothing(
     """Two node agents write the same Deployment's record at once: the 409 is retried on a fresh read."""
     from kubernetes import client
 
-    custom = client.CustomObjectsApi(kube_api)
+    custom: Any = client.CustomObjectsApi(kube_api)
     name = make_record(custom, kube_namespace, "Deployment", "shop")
     cid = "a" * 64
     pod: dict[str, Any] = {
@@ -262,7 +262,7 @@ def test_configuration_ignored_containers_and_namespaces(
     from kubernetes import client
 
     core: Any = client.CoreV1Api(kube_api)
-    custom = client.CustomObjectsApi(kube_api)
+    custom: Any = client.CustomObjectsApi(kube_api)
     record = make_record(custom, kube_namespace, "Pod", "batch")
     pod = core.create_namespaced_pod(
         kube_namespace,
@@ -314,7 +314,7 @@ def test_unknown_container_is_looked_at_again(
     from kubernetes import client
 
     core: Any = client.CoreV1Api(kube_api)
-    custom = client.CustomObjectsApi(kube_api)
+    custom: Any = client.CustomObjectsApi(kube_api)
     record = make_record(custom, kube_namespace, "Pod", "slow")
     pod = core.create_namespaced_pod(
         kube_namespace,

@@ -105,7 +105,7 @@ def test_labelled_go_pod_is_traced_with_its_pod_resource(
 
     endpoint, received = otlp_receiver
     core: Any = client.CoreV1Api(kube_api)
-    custom = client.CustomObjectsApi(kube_api)
+    custom: Any = client.CustomObjectsApi(kube_api)
     tracing = _go_tracing(endpoint)
     assert tracing is not None
     agent = NodeAgent(admin_api, node_name, tracing=tracing)

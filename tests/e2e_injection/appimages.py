@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from toolchain import agents as building
+from toolchain.cache import cache_root
 
 APPS_DIR = Path(__file__).resolve().parent / "apps"
 DOTNET_LAYOUT = building.recipe_dir("dotnet") / "layout.txt"
@@ -115,7 +116,7 @@ BUILDERS: dict[str, tuple[Callable[[Path], None], tuple[Path, ...]]] = {
 
 def image_root(name: str) -> Path:
     _, sources = BUILDERS[name]
-    return building.cache_root() / "e2e-apps" / f"{name}-{_digest(*sources)}" / "rootfs"
+    return cache_root() / "e2e-apps" / f"{name}-{_digest(*sources)}" / "rootfs"
 
 
 def build(name: str) -> Path:

@@ -74,7 +74,7 @@ class OtlpReceiver:
 
             def _body(self) -> bytes:
                 if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                    chunks = []  # the Node.js exporter streams its body
+                    chunks: list[bytes] = []  # the Node.js exporter streams its body
                     while True:
                         size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
                         if size == 0:

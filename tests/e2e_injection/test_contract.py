@@ -181,7 +181,7 @@ def test_injected_pod_sends_spans_with_kubernetes_resource(
         mutated,
         images={**agent_images({language: agent}, base=busybox_tree()), image: [app_image_tree]},
         workdir=tmp_path,
-        host_ip=receiver.server.server_address[0],
+        host_ip=str(receiver.server.server_address[0]),
         base_images=frozenset({image}),
     )
     env = runner.env_of("app")
@@ -199,7 +199,10 @@ def test_injected_pod_sends_spans_with_kubernetes_resource(
     assert copied.stat().st_uid == init[0]["securityContext"]["runAsUser"]
 
     pod_name = runner.identity.name
-    mine = lambda s: s.resource.get(constants.ATTR_POD_NAME) == pod_name  # noqa: E731
+
+    def mine(span: Any) -> bool:
+        return bool(span.resource.get(constants.ATTR_POD_NAME) == pod_name)
+
     app = runner.start("app")
     try:
         wait_listening(port, app)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ebpf import gobuilds
+from harness import gobuilds
 from tests.support import bpf_ready, require
 
 

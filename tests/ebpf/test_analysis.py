@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from ebpf.errors import NotGoBinary, OffsetUnknown
 from ebpf.export import to_request
 from ebpf.lockdown import Propagation, lockdown_mode
 from ebpf.returns import find_returns
-from tests.ebpf import gobuilds
+from harness import gobuilds
 
 LABELS = gobuilds.expected_labels()
 
@@ -88,8 +89,8 @@ def test_go_version_parsing() -> None:
     assert parse_go_version("devel +abc") == (0, 0, 0)
 
 
-def _record(**changes: object) -> bytes:
-    header = dict(
+def _record(**changes: Any) -> bytes:
+    header: dict[str, Any] = dict(
         kind=1,
         pid=42,
         g=0xC000001000,
@@ -105,9 +106,9 @@ def _record(**changes: object) -> bytes:
         proto=1,
         flags=0,
     )
-    header.update(changes)  # type: ignore[arg-type]
+    header.update(changes)
     strings = dict(method=b"GET", path=b"/x", host=b"", scheme=b"", remote=b"10.0.0.7:5555", traceparent=b"")
-    strings.update({k: v for k, v in changes.items() if k in strings})  # type: ignore[misc]
+    strings.update({k: v for k, v in changes.items() if k in strings})
     raw = struct.pack(
         "<IIQQQQQQQQQqII",
         *(
@@ -138,7 +139,7 @@ def _record(**changes: object) -> bytes:
         ("remote", 64),
         ("traceparent", 56),
     ):
-        raw += bytes(strings[name]).ljust(size, b"\x00")  # type: ignore[arg-type]
+        raw += bytes(strings[name]).ljust(size, b"\x00")
     assert len(raw) == spans.RECORD_SIZE
     return raw
 

@@ -18,7 +18,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 import ebpf
 from ebpf.spans import Span
-from tests.ebpf import gobuilds, load
+from harness import gobuilds
+from tests.ebpf import load
 
 pytestmark = pytest.mark.bpf
 

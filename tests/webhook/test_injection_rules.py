@@ -20,7 +20,9 @@ from .factories import DictView, admission_review, deployment_pod, env_of, recor
 CONFIG = HodegosConfig()
 
 
-def run(pod: dict[str, Any], *records: Any, config: HodegosConfig = CONFIG) -> tuple[admission.Outcome, dict]:
+def run(
+    pod: dict[str, Any], *records: Any, config: HodegosConfig = CONFIG
+) -> tuple[admission.Outcome, dict[str, Any]]:
     outcome = admission.review(admission_review(pod), DictView(*records), config)
     mutated = jsonpatch.apply_patch(pod, outcome.patch) if outcome.patch else pod
     return outcome, mutated

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -189,7 +189,7 @@ def test_api_server_calls_the_registered_webhook_and_follows_a_ca_bundle_update(
         [factories.record(CONTAINERS, kind="Pod", name="web-1", namespace=namespace)],
     )
     app = create_app(view, tls=tls)
-    core = client.CoreV1Api(kube_api)
+    core: Any = client.CoreV1Api(kube_api)
     with running(app, tls=tls) as url:
         manifest = registration.build_configuration(
             material.ca_bundle,
@@ -211,13 +211,13 @@ def test_api_server_calls_the_registered_webhook_and_follows_a_ca_bundle_update(
 
             # caBundle update path used by rotation.
             registration.apply_ca_bundle(admin_api, material.ca_bundle + material.ca_bundle)
-            again = client.AdmissionregistrationV1Api(kube_api).read_mutating_webhook_configuration(
+            again: Any = client.AdmissionregistrationV1Api(kube_api).read_mutating_webhook_configuration(
                 constants.WEBHOOK_CONFIGURATION
             )
             assert again.webhooks[0].client_config.ca_bundle
             assert again.webhooks[0].rules[0].operations == ["CREATE"]  # the rest of the entry survived
         finally:
-            client.AdmissionregistrationV1Api(kube_api).delete_mutating_webhook_configuration(
+            cast(Any, client.AdmissionregistrationV1Api(kube_api)).delete_mutating_webhook_configuration(
                 constants.WEBHOOK_CONFIGURATION
             )
 
@@ -234,7 +234,7 @@ def test_cli_serve_with_kubeconfig_registers_itself_and_injects(
     from kubernetes import client
 
     namespace = make_namespace(annotations={constants.ANNOTATION_INSTRUMENTATION: "enabled"})
-    custom = client.CustomObjectsApi(kube_api)
+    custom: Any = client.CustomObjectsApi(kube_api)
     record = factories.record(CONTAINERS, kind="Pod", name="web-1", namespace=namespace).to_dict()
     custom.create_namespaced_custom_object(
         constants.GROUP, constants.VERSION, namespace, "instrumentedapplications", record
@@ -272,7 +272,7 @@ def test_cli_serve_with_kubeconfig_registers_itself_and_injects(
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    hooks = client.AdmissionregistrationV1Api(kube_api)
+    hooks: Any = client.AdmissionregistrationV1Api(kube_api)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -295,7 +295,8 @@ def test_cli_serve_with_kubeconfig_registers_itself_and_injects(
             "metadata": {"name": "web-1", "namespace": namespace},
             "spec": {"containers": [{"name": "app", "image": "shop/web:1.4"}]},
         }
-        created = client.CoreV1Api(kube_api).create_namespaced_pod(namespace, pod)
+        core: Any = client.CoreV1Api(kube_api)
+        created: Any = core.create_namespaced_pod(namespace, pod)
         assert constants.ANNOTATION_INJECTED in (created.metadata.annotations or {})
         assert [c.name for c in created.spec.init_containers or []]
     finally:

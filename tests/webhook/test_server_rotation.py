@@ -187,7 +187,9 @@ def _served_serial(context: ssl.SSLContext, bundle: bytes) -> int:
     thread = threading.Thread(target=accept)
     thread.start()
     with client_context(bundle).wrap_socket(client_sock, server_hostname="localhost") as tls:
-        result.append(int(x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)).serial_number))
+        result.append(
+            int(x509.load_der_x509_certificate(tls.getpeercert(binary_form=True) or b"").serial_number)
+        )
     thread.join(5)
     return result[0]
 
@@ -220,8 +222,8 @@ def test_rotation_while_the_api_server_creates_pods_leaves_no_pod_uninjected(
     _, first = keeping.keep(tmp_path, HOSTS)
     tls = ReloadingContext(tmp_path / storing.CERT_FILE, tmp_path / storing.KEY_FILE)
     app = create_app(view, HodegosConfig(), settings=Settings(reload_interval=0.1), tls=tls)
-    core = client.CoreV1Api(kube_api)
-    hooks = client.AdmissionregistrationV1Api(kube_api)
+    core: Any = client.CoreV1Api(kube_api)
+    hooks: Any = client.AdmissionregistrationV1Api(kube_api)
     results: list[bool] = []
     stop = threading.Event()
 

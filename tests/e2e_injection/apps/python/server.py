@@ -20,7 +20,8 @@ def hello() -> str:
 @app.get("/chain")
 def chain() -> bytes:
     with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/hello", timeout=5) as reply:
-        return reply.read()
+        body: bytes = reply.read()
+        return body
 
 
 if __name__ == "__main__":

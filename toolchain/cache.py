@@ -44,6 +44,7 @@ class GoTool:
     ldflags: str = "-s -w"
     tags: str = ""
     source: str = ""  # directory under toolchain/pins/ holding go.mod when it is not ``name``
+    buildflags: tuple[str, ...] = ()  # extra ``go build`` flags, e.g. ``-buildmode=pie`` for a cgo binary
 
     @property
     def manifest_dir(self) -> Path:
@@ -53,6 +54,8 @@ class GoTool:
         h = hashlib.sha256()
         h.update(repr((self.version, sorted(self.binaries.items()), sorted(self.env.items()))).encode())
         h.update(self.ldflags.encode() + self.tags.encode())
+        if self.buildflags:  # only when set, so the digests of the older pins stay what they were
+            h.update(repr(self.buildflags).encode())
         for path in sorted(self.manifest_dir.rglob("*")):
             if path.is_file():
                 h.update(path.relative_to(self.manifest_dir).as_posix().encode())
@@ -119,7 +122,7 @@ def ensure(tool: GoTool, progress: Progress | None = None) -> dict[str, Path]:
             run_logged([go_binary(), "mod", "download"], cwd=work, env=env, log=log)
             for index, (binary, package) in enumerate(sorted(tool.binaries.items()), 1):
                 say(f"building {binary} {tool.version} ({index}/{len(tool.binaries)})")
-                cmd = [go_binary(), "build", "-trimpath", "-ldflags", tool.ldflags]
+                cmd = [go_binary(), "build", "-trimpath", *tool.buildflags, "-ldflags", tool.ldflags]
                 if tool.tags:
                     cmd += ["-tags", tool.tags]
                 partial = target / "bin" / f".{binary}.partial"

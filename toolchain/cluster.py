@@ -40,6 +40,9 @@ KUBERNETES = GoTool(
         "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
         "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
         "kubectl": "k8s.io/kubernetes/cmd/kubectl",
+        # The node's own: the same release as the control plane (see toolchain.nodes for the rest).
+        "kubelet": "k8s.io/kubernetes/cmd/kubelet",
+        "kube-proxy": "k8s.io/kubernetes/cmd/kube-proxy",
     },
     ldflags=_kube_ldflags(KUBERNETES_VERSION),
 )

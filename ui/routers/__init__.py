@@ -1,0 +1,1 @@
+"""One router per page: overview, onboarding, sources, destinations, collectors, settings."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import agent, cluster, controllers, describe, destinations, explain, webhook
+from cli import agent, cluster, controllers, describe, destinations, explain, ui, webhook
 
 app = typer.Typer(
     name="hodegos",
@@ -20,6 +20,7 @@ app.add_typer(controllers.app, name="controllers")
 app.add_typer(describe.app, name="describe")
 app.command("explain")(explain.explain)
 app.command("collector-config")(destinations.collector_config)
+app.command("ui")(ui.ui)
 
 
 if __name__ == "__main__":

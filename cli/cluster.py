@@ -1,5 +1,6 @@
-"""`hodegos cluster ...`: a real Kubernetes control plane on this machine (etcd, kube-apiserver,
-controller-manager, scheduler and kwok's fake nodes), built from pinned sources. See docs/cluster.md."""
+"""`hodegos cluster ...`: a real Kubernetes cluster on this machine (etcd, kube-apiserver, controller-manager,
+scheduler; real nodes running containerd + kubelet + kube-proxy in namespaces of their own, and/or kwok's
+fake nodes), built from pinned sources. See docs/cluster.md."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -16,12 +18,14 @@ from cli.output import Format, emit, fail, stderr
 from localcluster import lifecycle, pki
 from localcluster import state as records
 from localcluster.errors import ClusterError
-from localcluster.layout import DEFAULT_NAME, DEFAULT_NODES, Layout
+from localcluster.layout import DEFAULT_NAME, DEFAULT_NODES, MAX_NODES, Layout
 from toolchain import cluster as tools
+from toolchain import nodes as node_tools
 from toolchain.cache import Progress, ToolBuildError
 
 app = typer.Typer(
-    help="A local Kubernetes control plane with fake nodes (no Docker needed).", no_args_is_help=True
+    help="A local Kubernetes cluster with real (containerd) or fake (kwok) nodes; no Docker needed.",
+    no_args_is_help=True,
 )
 
 NameOption = typer.Option(DEFAULT_NAME, "--name", help="Cluster name; each name has its own state and ports.")
@@ -44,11 +48,12 @@ def _progress(quiet: bool = False) -> Iterator[Progress]:
 @contextmanager
 def _errors() -> Iterator[None]:
     from kube import KubeError
+    from toolchain.images import ImageError
     from webhook.errors import WebhookError
 
     try:
         yield
-    except (ClusterError, ToolBuildError, WebhookError) as exc:
+    except (ClusterError, ToolBuildError, WebhookError, ImageError) as exc:
         fail(str(exc))
     except KubeError as exc:
         fail(f"the API server: {exc}")
@@ -57,12 +62,18 @@ def _errors() -> Iterator[None]:
 @app.command()
 def build(
     helm: bool = typer.Option(True, "--helm/--no-helm", help="Also build helm."),
+    node_parts: bool = typer.Option(
+        True, "--nodes/--no-nodes", help="Also build the real nodes' parts and images."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Build the pinned Kubernetes, etcd, kwok (and helm) binaries into the cache, if not built yet."""
+    """Build the pinned control plane, node parts (containerd, runc, CNI, kubelet, kube-proxy, CoreDNS,
+    metrics-server, pause) and helm into the cache, if not built yet. Prints each binary and image."""
     selected = tools.ALL if helm else tools.CONTROL_PLANE
     with _errors(), _progress(quiet) as say:
         built = tools.build(selected, say)
+        if node_parts:
+            built.update(node_tools.build(say))
     for name, path in built.items():
         sys.stdout.write(f"{name}\t{path}\n")
 
@@ -74,7 +85,11 @@ def up(
         None,
         "--nodes",
         "-n",
-        help=f"Number of kwok fake nodes (default {DEFAULT_NODES}); changes a running cluster.",
+        help=f"Real nodes: containerd + kubelet + kube-proxy (default {DEFAULT_NODES}, at most {MAX_NODES}); "
+        "changes a running cluster.",
+    ),
+    fake_nodes: int | None = typer.Option(
+        None, "--fake-nodes", help="kwok fake nodes (default 0): pods go Running but nothing runs."
     ),
     port: int | None = typer.Option(
         None, "--port", help="API server port (default 16443); the other components use the next five ports."
@@ -84,23 +99,20 @@ def up(
 ) -> None:
     """Start the cluster (harmless if it is already up) and print where its kubeconfig is."""
     with _errors(), _progress(quiet) as say:
-        result = lifecycle.up(name, nodes=nodes, port=port, build=build_missing, progress=say)
-    kubeconfig = result.status["kubeconfig"]
-    if result.already_up:
-        stderr.print(
-            f"cluster [bold]{name}[/bold] is already up at {result.status['server']} "
-            f"with {result.status['nodes']} kwok node(s)"
+        result = lifecycle.up(
+            name, nodes=nodes, fake_nodes=fake_nodes, port=port, build=build_missing, progress=say
         )
+    kubeconfig = result.status["kubeconfig"]
+    counts = f"{result.status['realNodes']} real and {result.status['fakeNodes']} kwok node(s)"
+    if result.already_up:
+        stderr.print(f"cluster [bold]{name}[/bold] is already up at {result.status['server']} with {counts}")
     else:
         if result.restarted:
             stderr.print(
                 f"{', '.join(result.restarted)} was not running: restarted the control plane on its data",
                 highlight=False,
             )
-        stderr.print(
-            f"cluster [bold]{name}[/bold] is up at {result.status['server']} "
-            f"with {result.status['nodes']} kwok node(s)"
-        )
+        stderr.print(f"cluster [bold]{name}[/bold] is up at {result.status['server']} with {counts}")
     stderr.print(
         f"  kubectl --kubeconfig {kubeconfig} get nodes\n  hodegos cluster down --name {name}",
         highlight=False,
@@ -132,7 +144,9 @@ def status(
     name: str = NameOption,
     output: Format = typer.Option(Format.table, "--output", "-o", help="table, json or yaml."),
 ) -> None:
-    """Show each component's PID, port, and health. Exits 1 unless every component is healthy."""
+    """Show each component's PID, port and health, and each node's type, runtime, readiness and pods.
+
+    Exits 1 unless every component is healthy."""
     with _errors():
         report = lifecycle.status(name)
     if output in (Format.json, Format.yaml):
@@ -152,6 +166,20 @@ def status(
         from rich.console import Console
 
         Console().print(table)
+        if report["nodes"]:
+            nodes_table = Table(title="nodes", title_justify="left")
+            for column in ("NODE", "TYPE", "RUNTIME", "ADDRESS", "READY", "PODS"):
+                nodes_table.add_column(column)
+            for node in report["nodes"]:
+                nodes_table.add_row(
+                    node["name"],
+                    node["type"],
+                    node["runtime"],
+                    node["address"] or "-",
+                    "yes" if node["ready"] else ("no" if node["registered"] else "not registered"),
+                    str(node["pods"]),
+                )
+            Console().print(nodes_table)
         Console().print(f"kubeconfig: {report['kubeconfig']}", highlight=False)
     if report["phase"] != "Running":
         raise typer.Exit(1)
@@ -170,18 +198,45 @@ def list_clusters(
             report = lifecycle.status(name)
         except ClusterNotFoundError:
             continue
-        rows.append({key: report[key] for key in ("name", "phase", "server", "nodes", "kubeconfig")})
+        rows.append(
+            {key: report[key] for key in ("name", "phase", "server", "realNodes", "fakeNodes", "kubeconfig")}
+        )
     if output in (Format.json, Format.yaml):
         emit(rows, output)
         return
     table = Table(box=None)
-    for column in ("NAME", "PHASE", "SERVER", "NODES", "KUBECONFIG"):
+    for column in ("NAME", "PHASE", "SERVER", "NODES", "FAKE", "KUBECONFIG"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["name"], row["phase"], row["server"], str(row["nodes"]), row["kubeconfig"])
+        table.add_row(
+            row["name"],
+            row["phase"],
+            row["server"],
+            str(row["realNodes"]),
+            str(row["fakeNodes"]),
+            row["kubeconfig"],
+        )
     from rich.console import Console
 
     Console().print(table)
+
+
+@app.command()
+def load(
+    archives: list[Path] = typer.Argument(..., help="OCI image-layout or docker-archive tar files."),
+    name: str = NameOption,
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Import image archives into every real node (like `kind load image-archive`).
+
+    Pods then use the images with `imagePullPolicy: IfNotPresent` or `Never`. See docs/images.md for how to
+    make an archive.
+    """
+    with _errors(), _progress(quiet) as say:
+        refs = lifecycle.load(name, archives, progress=say)
+    for archive, names in refs.items():
+        for ref in names:
+            sys.stdout.write(f"{ref}\t{archive}\n")
 
 
 @app.command()

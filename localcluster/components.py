@@ -15,7 +15,16 @@ from typing import Any
 
 from localcluster import layout
 from localcluster.layout import Layout, Ports
-from localcluster.pki import ADMIN, CONTROLLER_MANAGER, KWOK, SCHEDULER, Identity, Pki
+from localcluster.pki import (
+    ADMIN,
+    CONTROLLER_MANAGER,
+    FRONT_PROXY,
+    KUBELET_CLIENT,
+    KWOK,
+    SCHEDULER,
+    Identity,
+    Pki,
+)
 
 # Admission plugins on top of the API server's defaults (which already include MutatingAdmissionWebhook,
 # ValidatingAdmissionWebhook, ServiceAccount, ...): listed explicitly so a reader sees what runs.
@@ -112,8 +121,58 @@ def audit_policy() -> dict[str, Any]:
     }
 
 
-def components(lay: Layout, ports: Ports, bins: Mapping[str, Path], pki: Pki) -> list[Component]:
-    """The control plane's processes, in start order."""
+def node_server_url(ports: Ports) -> str:
+    """The API server as real nodes and pods reach it: the switch address, spliced to loopback."""
+    return f"https://{layout.GATEWAY_IP}:{ports.apiserver}"
+
+
+def egress_selector(lay: Layout) -> dict[str, Any]:
+    """``cluster`` traffic (kubelets, pods, aggregated APIs) through :mod:`localcluster.netproxy`.
+
+    The control plane stays on the host's loopback (URL webhooks included: ``controlplane`` is direct);
+    only what lives on the private cluster network goes through the proxy's Unix socket.
+    """
+    return {
+        "apiVersion": "apiserver.k8s.io/v1beta1",
+        "kind": "EgressSelectorConfiguration",
+        "egressSelections": [
+            {
+                "name": "cluster",
+                "connection": {
+                    "proxyProtocol": "HTTPConnect",
+                    "transport": {"uds": {"udsName": str(lay.egress_socket)}},
+                },
+            },
+            {"name": "controlplane", "connection": {"proxyProtocol": "Direct"}},
+            {"name": "etcd", "connection": {"proxyProtocol": "Direct"}},
+        ],
+    }
+
+
+def _real_node_flags(lay: Layout) -> tuple[str, ...]:
+    return (
+        # The `kubernetes` Service's endpoint: the switch address pods route to (netproxy splices it).
+        f"--advertise-address={layout.GATEWAY_IP}",
+        "--endpoint-reconciler-type=lease",
+        f"--egress-selector-config-file={lay.config / 'egress-selector.yaml'}",
+        # Aggregated APIs (metrics-server) and service webhooks by endpoint IP: the proxy reaches pod IPs,
+        # not ClusterIPs (kube-proxy's rules live on the nodes).
+        "--enable-aggregator-routing=true",
+    )
+
+
+def _kwok_only_flags() -> tuple[str, ...]:
+    return (
+        f"--advertise-address={layout.HOST}",
+        # Loopback is not a valid Endpoints address, so the `kubernetes` Service gets no endpoints.
+        "--endpoint-reconciler-type=none",
+    )
+
+
+def components(
+    lay: Layout, ports: Ports, bins: Mapping[str, Path], pki: Pki, *, real_nodes: bool = False
+) -> list[Component]:
+    """The control plane's processes, in start order (``real_nodes``: flags real kubelets need)."""
     host = layout.HOST
     kcfg = lay.kubeconfig_for
     etcd_url = f"http://{host}:{ports.etcd_client}"
@@ -146,7 +205,7 @@ def components(lay: Layout, ports: Ports, bins: Mapping[str, Path], pki: Pki) ->
             str(bins["kube-apiserver"]),
             f"--etcd-servers={etcd_url}",
             f"--bind-address={host}",
-            f"--advertise-address={host}",
+            *(_real_node_flags(lay) if real_nodes else _kwok_only_flags()),
             f"--secure-port={ports.apiserver}",
             f"--tls-cert-file={pki.apiserver_cert}",
             f"--tls-private-key-file={pki.apiserver_key}",
@@ -158,8 +217,20 @@ def components(lay: Layout, ports: Ports, bins: Mapping[str, Path], pki: Pki) ->
             "--authorization-mode=Node,RBAC",
             f"--enable-admission-plugins={','.join(ADMISSION_PLUGINS)}",
             "--allow-privileged=true",
-            # Loopback is not a valid Endpoints address, so the `kubernetes` Service gets no endpoints.
-            "--endpoint-reconciler-type=none",
+            # Towards kubelets (logs, exec, port-forward): its own client certificate, the kubelets'
+            # serving certificates checked against the cluster CA, by node IP (never the machine's DNS).
+            f"--kubelet-client-certificate={pki.client_cert(KUBELET_CLIENT)}",
+            f"--kubelet-client-key={pki.client_key(KUBELET_CLIENT)}",
+            f"--kubelet-certificate-authority={pki.ca_cert}",
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
+            # The aggregator's identity towards extension API servers (metrics-server).
+            f"--proxy-client-cert-file={pki.client_cert(FRONT_PROXY)}",
+            f"--proxy-client-key-file={pki.client_key(FRONT_PROXY)}",
+            f"--requestheader-client-ca-file={pki.ca_cert}",
+            f"--requestheader-allowed-names={FRONT_PROXY.user}",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
             "--anonymous-auth=false",
             "--profiling=false",
             f"--audit-policy-file={lay.config / 'audit-policy.yaml'}",

@@ -7,7 +7,9 @@
     ├── ToolsMissingError       a pinned binary is not built (``hodegos cluster build``)
     ├── PortInUseError          a port the cluster needs is taken; names the port and, if found, the holder
     ├── ComponentFailedError    a component exited or never became healthy; carries its log tail
-    └── ClusterNotFoundError    ``down``/``status``/``kubeconfig`` on a cluster with no state directory
+    ├── ClusterNotFoundError    ``down``/``status``/``kubeconfig`` on a cluster with no state directory
+    ├── NodePreflightError      this machine lacks something real nodes need (root, a kernel feature, a tool)
+    └── ImageLoadError          ``cluster load``: a bad archive, or no real node to load it into
 """
 
 from __future__ import annotations
@@ -59,3 +61,16 @@ class ClusterNotFoundError(ClusterError):
         super().__init__(
             f"no local cluster named {name!r} (nothing in {root}); start it with `hodegos cluster up`"
         )
+
+
+class NodePreflightError(ClusterError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        listed = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"this machine cannot run real nodes:\n{listed}\n(use `--nodes 0 --fake-nodes N` for kwok nodes)"
+        )
+
+
+class ImageLoadError(ClusterError):
+    pass

@@ -16,12 +16,31 @@ from localcluster.errors import ClusterConfigError
 
 DEFAULT_NAME = "hodegos"
 DEFAULT_API_PORT = 16443
-DEFAULT_NODES = 2
+DEFAULT_NODES = 1  # real nodes of a new cluster
+DEFAULT_FAKE_NODES = 0  # kwok nodes of a new cluster
+MAX_NODES = 20  # real nodes: one /24 of pod addresses each, addresses .11-.30 on the switch
 HOST = "127.0.0.1"
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"  # the first address of SERVICE_CIDR: the `kubernetes` Service
 POD_CIDR = "10.244.0.0/16"
 CLUSTER_DOMAIN = "cluster.local"
+DNS_IP = "10.96.0.10"  # the kube-dns Service (CoreDNS)
+# The cluster's private network, inside network namespaces Hodegos creates (never on the host): a switch
+# namespace holding the bridge and the API server's address, one veth per node.
+SWITCH_PREFIX = "172.30.0"
+GATEWAY_IP = f"{SWITCH_PREFIX}.1"  # the switch: where nodes and pods reach the API server
+SWITCH_MASK = 24
+
+
+def node_ip(index: int) -> str:
+    """Address of real node ``index`` (1-based) on the switch."""
+    return f"{SWITCH_PREFIX}.{10 + index}"
+
+
+def node_pod_cidr(index: int) -> str:
+    """The pod addresses of real node ``index`` (a /24 of :data:`POD_CIDR`)."""
+    return f"10.244.{index}.0/24"
+
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 
@@ -134,6 +153,18 @@ class Layout:
     @property
     def audit_log(self) -> Path:
         return self.logs / "audit.log"
+
+    @property
+    def nodes_dir(self) -> Path:
+        return self.root / "nodes"
+
+    def node_dir(self, node: str) -> Path:
+        return self.nodes_dir / node
+
+    @property
+    def egress_socket(self) -> Path:
+        """The API server's egress to the cluster network (``cluster`` egress selection)."""
+        return self.root / "egress.sock"
 
     def log(self, component: str) -> Path:
         return self.logs / f"{component}.log"

@@ -21,24 +21,39 @@ import yaml
 
 from kube import Api, ApiError, connect
 from kube.resources import NODES, SERVICEACCOUNTS
-from localcluster import components, pki, processes
+from localcluster import addons, components, fleet, nodeconfig, pki, processes
+from localcluster import nodes as nodeshell
 from localcluster import state as records
 from localcluster.components import Component
 from localcluster.errors import (
     ClusterConfigError,
     ClusterNotFoundError,
     ComponentFailedError,
+    ImageLoadError,
     PortInUseError,
     ToolsMissingError,
 )
-from localcluster.layout import DEFAULT_API_PORT, DEFAULT_NODES, Layout, Ports, state_root
+from localcluster.layout import (
+    DEFAULT_API_PORT,
+    DEFAULT_FAKE_NODES,
+    DEFAULT_NODES,
+    MAX_NODES,
+    Layout,
+    Ports,
+    state_root,
+)
+from localcluster.nodeconfig import NodeSpec
 from localcluster.state import ClusterState
 from toolchain import cluster as tools
+from toolchain import nodes as node_tools
 
 Progress = Callable[[str], None]
 STAGES_FILE = Path(__file__).with_name("kwok-stages.yaml")
 CORE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+NETWORK = (nodeshell.SWITCH, nodeshell.NETPROXY)  # the cluster network of a cluster with real nodes
+NODE_PARTS = ("namespaces", "containerd", "kubelet", "kube-proxy")
 HEALTH_TIMEOUT = 240.0  # seconds per component; generous because builds may share the CPU
+NODE_TIMEOUT = 180.0
 
 
 @dataclass
@@ -90,6 +105,7 @@ def _prepare(lay: Layout, ports: Ports) -> None:
     _write_yaml(lay.admin_kubeconfig, admin)
     lay.admin_kubeconfig.chmod(0o600)
     _write_yaml(lay.config / "audit-policy.yaml", components.audit_policy())
+    _write_yaml(lay.config / "egress-selector.yaml", components.egress_selector(lay))
     (lay.config / "kwok.yaml").write_text(STAGES_FILE.read_text())
     lay.logs.mkdir(parents=True, exist_ok=True)
     lay.etcd_data.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -131,6 +147,7 @@ def _ready(node: dict[str, Any]) -> bool:
 
 
 def _ensure_nodes(lay: Layout, count: int, say: Progress) -> None:
+    """The kwok (fake) nodes: ``count`` of them, Ready; then the default ServiceAccount."""
     api = admin_api(lay)
     wanted = components.node_names(lay.name, count)
     listed, _ = api.list(NODES, label_selector=components.NODE_SELECTOR)
@@ -145,7 +162,8 @@ def _ensure_nodes(lay: Layout, count: int, say: Progress) -> None:
         except ApiError as exc:
             if not exc.conflict:
                 raise
-    say(f"waiting for {count} kwok node(s) to be Ready")
+    if count:
+        say(f"waiting for {count} kwok node(s) to be Ready")
     deadline = time.monotonic() + HEALTH_TIMEOUT
     while time.monotonic() < deadline:
         ready = {node["metadata"]["name"] for node in api.list(NODES)[0] if _ready(node)}
@@ -172,22 +190,133 @@ def _ensure_nodes(lay: Layout, count: int, say: Progress) -> None:
     )
 
 
+def _real_specs(lay: Layout, count: int) -> list[NodeSpec]:
+    return nodeconfig.specs(lay, count)
+
+
+def _recorded(current: ClusterState) -> Callable[[NodeSpec], list[processes.Started]]:
+    return lambda spec: current.node_processes(spec.name)
+
+
+def _node_parts_alive(current: ClusterState) -> bool:
+    for spec in nodeconfig.specs(Layout.for_name(current.name), current.nodes):
+        started = current.node_processes(spec.name)
+        if len(started) != len(NODE_PARTS) or not all(processes.alive(p) for p in started):
+            return False
+    return True
+
+
+def _core_names(real: int) -> tuple[str, ...]:
+    return (*NETWORK, *CORE) if real else CORE
+
+
+def _validate_counts(nodes: int | None, fake_nodes: int | None) -> None:
+    if nodes is not None and not 0 <= nodes <= MAX_NODES:
+        raise ClusterConfigError(f"--nodes must be between 0 and {MAX_NODES}, got {nodes}")
+    if fake_nodes is not None and not 0 <= fake_nodes <= 100:
+        raise ClusterConfigError(f"--fake-nodes must be between 0 and 100, got {fake_nodes}")
+
+
+def _need_binaries(real: int, build: bool, say: Progress) -> dict[str, Path]:
+    missing = tools.missing()
+    if missing:
+        if not build:
+            raise ToolsMissingError(missing)
+        say("building the pinned control-plane binaries (first run only; this takes a while)")
+        tools.build(tools.CONTROL_PLANE, say)
+    bins = dict(tools.binaries())
+    if real:
+        missing = node_tools.missing()
+        if missing:
+            if not build:
+                raise ToolsMissingError(missing)
+            say("building the pinned node parts (containerd, runc, CNI, CoreDNS, metrics-server; once)")
+            node_tools.build(say)
+        bins.update(node_tools.binaries())
+    return bins
+
+
+def _start_real_nodes(
+    lay: Layout,
+    current: ClusterState,
+    specs: list[NodeSpec],
+    everyone: list[NodeSpec],
+    bins: dict[str, Path],
+    say: Progress,
+) -> None:
+    switch = current.process(nodeshell.SWITCH)
+    if switch is None:
+        raise ComponentFailedError(nodeshell.SWITCH, "is not running")
+    api = admin_api(lay)
+
+    def record(proc: processes.Started) -> None:
+        current.record(proc)
+        records.save(lay, current)
+
+    for spec in specs:
+        fleet.start_node(lay, current.ports, api, spec, everyone, switch.pid, bins, record, say)
+    for spec in everyone:
+        if spec not in specs:
+            holder = next(
+                (p for p in current.node_processes(spec.name) if p.component.endswith("/namespaces")), None
+            )
+            if holder is not None:
+                nodeshell.add_peer_routes(holder.pid, spec, everyone)
+    say(f"waiting for {len(specs)} real node(s) to be Ready")
+    fleet.wait_ready(api, specs, _recorded(current), NODE_TIMEOUT)
+
+
+def _start_addons(lay: Layout, say: Progress) -> None:
+    api = admin_api(lay)
+    say("starting CoreDNS (kube-dns) and metrics-server in kube-system")
+    addons.apply(api, node_tools.COREDNS_IMAGE, node_tools.METRICS_SERVER_IMAGE)
+
+    def late(name: str) -> Exception:
+        return ComponentFailedError(
+            f"kube-system/{name}",
+            f"not available after {NODE_TIMEOUT:.0f}s; see `kubectl -n kube-system describe deploy {name}`",
+        )
+
+    addons.wait_available(api, ("coredns", "metrics-server"), NODE_TIMEOUT, late)
+
+
+def _scale_real(
+    lay: Layout, current: ClusterState, wanted: int, bins: dict[str, Path], say: Progress
+) -> None:
+    everyone = _real_specs(lay, max(wanted, current.nodes))
+    if wanted < current.nodes:
+        gone = everyone[wanted:]
+        fleet.stop(lay, gone, _recorded(current), say)
+        api = admin_api(lay)
+        for spec in gone:
+            api.delete(NODES, None, spec.name)
+            current.processes = [p for p in current.processes if not p.component.startswith(f"{spec.name}/")]
+        current.nodes = wanted
+        records.save(lay, current)
+        return
+    added = everyone[current.nodes :]
+    current.nodes = wanted
+    records.save(lay, current)
+    _start_real_nodes(lay, current, added, everyone, bins, say)
+
+
 def up(
     name: str,
     *,
     nodes: int | None = None,
+    fake_nodes: int | None = None,
     port: int | None = None,
     build: bool = True,
     progress: Progress | None = None,
 ) -> UpResult:
     """Bring cluster ``name`` up (or find it up). Raises a :class:`~localcluster.errors.ClusterError`.
 
-    ``nodes`` (default: as recorded, else 2) is reconciled on a running cluster too: kwok nodes are added
-    or removed to match.
+    ``nodes`` real nodes (default: as recorded, else 1) and ``fake_nodes`` kwok nodes (default: as
+    recorded, else 0) are reconciled on a running cluster too. Going from no real node to some (or back)
+    changes the API server's flags and needs ``down`` first.
     """
     say = progress or (lambda _m: None)
-    if nodes is not None and not 1 <= nodes <= 100:
-        raise ClusterConfigError(f"--nodes must be between 1 and 100, got {nodes}")
+    _validate_counts(nodes, fake_nodes)
     lay = Layout.for_name(name)
     with records.locked(lay):
         previous = records.load(lay)
@@ -200,39 +329,55 @@ def up(
         ports = Ports.validate(
             port if port is not None else previous.ports.apiserver if previous else DEFAULT_API_PORT
         )
+        real = nodes if nodes is not None else previous.nodes if previous else DEFAULT_NODES
+        fake = (
+            fake_nodes if fake_nodes is not None else previous.fake_nodes if previous else DEFAULT_FAKE_NODES
+        )
         restarted: list[str] = []
-        addons: list[processes.Started] = []
+        addons_running: list[processes.Started] = []
         if previous is not None and previous.processes:
-            core = [previous.process(c) for c in CORE]
-            if all(p is not None and processes.alive(p) for p in core):
-                if nodes is not None and nodes != previous.nodes:
-                    _ensure_nodes(lay, nodes, say)
-                    previous.nodes = nodes
+            running = any(processes.alive(p) for p in previous.processes if p.component in CORE)
+            if running and bool(previous.nodes) != bool(real):
+                raise ClusterConfigError(
+                    f"cluster {name!r} runs {'real' if previous.nodes else 'only kwok'} nodes; going to "
+                    f"{real} real node(s) changes the API server's flags: run `hodegos cluster down --name "
+                    f"{name}` first"
+                )
+            core = [previous.process(c) for c in _core_names(previous.nodes)]
+            if all(p is not None and processes.alive(p) for p in core) and _node_parts_alive(previous):
+                if fake != previous.fake_nodes:
+                    _ensure_nodes(lay, fake, say)
+                    previous.fake_nodes = fake
                     records.save(lay, previous)
+                if real != previous.nodes:
+                    _scale_real(lay, previous, real, _need_binaries(real, build, say), say)
                 return UpResult(already_up=True, status=status(name))
-            restarted = [c for c, p in zip(CORE, core, strict=True) if p is None or not processes.alive(p)]
-            for proc in reversed(previous.processes):
-                if proc.component not in CORE:
-                    # Add-ons (the hosted webhook) reconnect on their own once the API server is back.
-                    if processes.alive(proc):
-                        addons.insert(0, proc)
-                else:
-                    processes.stop(proc)
-        bins = tools.binaries()
-        missing = tools.missing()
-        if missing:
-            if not build:
-                raise ToolsMissingError(missing)
-            say("building the pinned control-plane binaries (first run only; this takes a while)")
-            bins = tools.build(tools.CONTROL_PLANE, say)
-        count = nodes if nodes is not None else previous.nodes if previous else DEFAULT_NODES
-        current = ClusterState(name=name, ports=ports, nodes=count, processes=addons)
-        parts = components.components(lay, ports, bins, pki.Pki(lay.pki))
+            restarted = [
+                c
+                for c, p in zip(_core_names(previous.nodes), core, strict=True)
+                if p is None or not processes.alive(p)
+            ]
+            restarted += [
+                spec.name
+                for spec in _real_specs(lay, previous.nodes)
+                if not all(processes.alive(p) for p in previous.node_processes(spec.name))
+            ]
+            _stop_all(lay, previous, say, keep_addons=True)
+            addons_running = [p for p in previous.processes if processes.alive(p)]
+        if real:
+            nodeshell.require_ready()
+        bins = _need_binaries(real, build, say)
+        current = ClusterState(name=name, ports=ports, nodes=real, fake_nodes=fake, processes=addons_running)
+        parts = components.components(lay, ports, bins, pki.Pki(lay.pki), real_nodes=bool(real))
         _check_ports(parts)
         say(f"preparing certificates and configuration in {lay.root}")
         _prepare(lay, ports)
         records.save(lay, current)
         try:
+            if real:
+                for proc in nodeshell.start_switch(lay, ports, say):
+                    current.record(proc)
+                records.save(lay, current)
             with httpx.Client(verify=_tls(lay)) as client:
                 for part in parts:
                     say(f"starting {part.name} on 127.0.0.1:{part.port}")
@@ -240,11 +385,14 @@ def up(
                     current.record(proc)
                     records.save(lay, current)
                     _wait_healthy(part, proc, client, say)
-            _ensure_nodes(lay, count, say)
+            _ensure_nodes(lay, fake, say)
+            if real:
+                specs = _real_specs(lay, real)
+                _start_real_nodes(lay, current, specs, specs, bins, say)
+                _start_addons(lay, say)
         except BaseException:
             # Leave nothing half-running; keep the directory so the logs can be read.
-            for proc in reversed(current.processes):
-                processes.stop(proc)
+            _stop_all(lay, current, say, keep_addons=False)
             current.processes = []
             records.save(lay, current)
             raise
@@ -252,8 +400,33 @@ def up(
     return UpResult(already_up=False, restarted=restarted, status=status(name))
 
 
+def _stop_all(lay: Layout, current: ClusterState, say: Progress, *, keep_addons: bool) -> dict[str, str]:
+    """Stop what ``current`` records: add-ons (unless kept), real nodes, the control plane, the network."""
+    outcome: dict[str, str] = {}
+    infra = set(CORE) | set(NETWORK)
+    node_names = {spec.name for spec in _real_specs(lay, MAX_NODES)}
+
+    def is_node(proc: processes.Started) -> bool:
+        return proc.component.split("/", 1)[0] in node_names
+
+    if not keep_addons:
+        for proc in current.processes:
+            if proc.component not in infra and not is_node(proc):
+                say(f"stopping {proc.component} (pid {proc.pid})")
+                outcome[proc.component] = processes.stop(proc)
+    recorded_nodes = sorted({p.component.split("/", 1)[0] for p in current.processes if is_node(p)})
+    specs = [s for s in _real_specs(lay, MAX_NODES) if s.name in recorded_nodes or s.index <= current.nodes]
+    outcome.update(fleet.stop(lay, specs, _recorded(current), say))
+    for proc in reversed(current.processes):
+        if proc.component in infra:
+            say(f"stopping {proc.component} (pid {proc.pid})")
+            outcome[proc.component] = processes.stop(proc)
+    current.processes = [p for p in current.processes if processes.alive(p)]
+    return outcome
+
+
 def down(name: str, *, keep: bool = False, progress: Progress | None = None) -> dict[str, str]:
-    """Stop the processes cluster ``name`` started; remove its directory unless ``keep``.
+    """Stop everything cluster ``name`` started; remove its directory unless ``keep``.
 
     Returns component -> what happened (``stopped``, ``killed``, ``not running``).
     """
@@ -261,24 +434,34 @@ def down(name: str, *, keep: bool = False, progress: Progress | None = None) -> 
     lay = Layout.for_name(name)
     if not lay.root.exists():
         raise ClusterNotFoundError(name, lay.root)
-    outcome: dict[str, str] = {}
     with records.locked(lay):
-        current = records.load(lay)
-        started = current.processes if current else []
-        # Add-ons first (they use the API server), then the control plane in reverse start order.
-        ordered = [p for p in started if p.component not in CORE] + [
-            p for p in reversed(started) if p.component in CORE
-        ]
-        for proc in ordered:
-            say(f"stopping {proc.component} (pid {proc.pid})")
-            outcome[proc.component] = processes.stop(proc)
+        current = records.load(lay) or ClusterState(name=name, ports=Ports(DEFAULT_API_PORT), nodes=0)
+        outcome = _stop_all(lay, current, say, keep_addons=False)
         if keep:
-            if current is not None:
-                current.processes = []
-                records.save(lay, current)
+            current.processes = []
+            records.save(lay, current)
         else:
             shutil.rmtree(lay.root, ignore_errors=True)
     return outcome
+
+
+def load(name: str, archives: list[Path], progress: Progress | None = None) -> dict[str, list[str]]:
+    """Import image archives (OCI layout or docker-archive tars) into every real node of ``name``."""
+    say = progress or (lambda _m: None)
+    lay = Layout.for_name(name)
+    current = records.load(lay)
+    if current is None:
+        raise ClusterNotFoundError(name, lay.root)
+    for archive in archives:
+        if not archive.is_file():
+            raise ImageLoadError(f"{archive}: no such file")
+    holders = {
+        p.component.split("/", 1)[0]: p.pid
+        for p in current.processes
+        if p.component.endswith("/namespaces") and processes.alive(p)
+    }
+    ctr = node_tools.CONTAINERD.path("ctr")
+    return fleet.load(_real_specs(lay, current.nodes), holders, archives, ctr, say)
 
 
 def apiserver_get(lay: Layout, ports: Ports, path: str) -> str:
@@ -309,6 +492,7 @@ def status(name: str) -> dict[str, Any]:
     parts = {part.name: part for part in components.components(lay, current.ports, bins, pki.Pki(lay.pki))}
     rows: list[dict[str, Any]] = []
     running = 0
+    expected = {*_core_names(current.nodes)}
     tls = _tls(lay) if pki.Pki(lay.pki).ca_cert.is_file() else False
     with httpx.Client(verify=tls) as client:
         for component, part in parts.items():
@@ -325,13 +509,35 @@ def status(name: str) -> dict[str, Any]:
                     "log": str(lay.log(component)),
                 }
             )
+    specs = _real_specs(lay, current.nodes)
+    for component in (*NETWORK, *(s.component(part) for s in specs for part in NODE_PARTS)):
+        if component not in expected and "/" not in component:
+            continue
+        proc = current.process(component)
+        is_alive = bool(proc and processes.alive(proc))
+        running += is_alive
+        rows.append(
+            {
+                "name": component,
+                "pid": proc.pid if proc else None,
+                "port": None,
+                "running": is_alive,
+                "healthy": is_alive,
+                "log": proc.log if proc else None,
+            }
+        )
     phase = (
         "Running"
-        if running == len(parts) and all(r["healthy"] for r in rows)
+        if running == len(rows) and all(r["healthy"] for r in rows)
         else ("Stopped" if running == 0 else "Degraded")
     )
+    shown = {row["name"] for row in rows}
+    api: Api | None = None
+    if phase != "Stopped" and lay.admin_kubeconfig.is_file():
+        api = admin_api(lay)
+    node_rows = fleet.node_rows(api, specs, components.node_names(name, current.fake_nodes))
     for proc in current.processes:
-        if proc.component not in parts:  # an add-on started for this cluster, e.g. the hosted webhook
+        if proc.component not in shown:  # an add-on started for this cluster, e.g. the hosted webhook
             alive = processes.alive(proc)
             port = proc.argv[proc.argv.index("--port") + 1] if "--port" in proc.argv[:-1] else None
             rows.append(
@@ -350,7 +556,9 @@ def status(name: str) -> dict[str, Any]:
         "server": components.server_url(current.ports),
         "kubeconfig": str(lay.admin_kubeconfig),
         "kubernetesVersion": tools.KUBERNETES_VERSION,
-        "nodes": current.nodes,
+        "realNodes": current.nodes,
+        "fakeNodes": current.fake_nodes,
+        "nodes": node_rows,
         "stateDir": str(lay.root),
         "components": rows,
     }

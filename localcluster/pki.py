@@ -45,7 +45,25 @@ SCHEDULER = Identity("system:kube-scheduler")
 # kwok plays the kubelet of every fake node; the Node authorizer would confine one node identity to its
 # own node, so it gets cluster-admin like the kubelet simulator it is.
 KWOK = Identity("hodegos:kwok", ("system:masters",))
-APISERVER_CLIENTS: tuple[Identity, ...] = (ADMIN, CONTROLLER_MANAGER, SCHEDULER, KWOK)
+# Real nodes: kube-proxy's built-in identity (bound to system:node-proxier by default), the API server's
+# client certificate towards kubelets, and the aggregator's front-proxy client (for metrics-server).
+KUBE_PROXY = Identity("system:kube-proxy")
+KUBELET_CLIENT = Identity("kube-apiserver-kubelet-client", ("system:masters",))
+FRONT_PROXY = Identity("front-proxy-client")
+APISERVER_CLIENTS: tuple[Identity, ...] = (
+    ADMIN,
+    CONTROLLER_MANAGER,
+    SCHEDULER,
+    KWOK,
+    KUBE_PROXY,
+    KUBELET_CLIENT,
+    FRONT_PROXY,
+)
+
+
+def node_identity(node: str) -> Identity:
+    """A kubelet's identity: the Node authorizer confines ``system:node:<name>`` to its own node."""
+    return Identity(f"system:node:{node}", ("system:nodes",))
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,13 @@ class Pki:
     def sa_pub(self) -> Path:
         return self.root / "sa.pub"
 
+    def kubelet_cert(self, node: str) -> Path:
+        """The kubelet's serving certificate (its node name and IP), signed by the cluster CA."""
+        return self.root / "nodes" / f"{node}.crt"
+
+    def kubelet_key(self, node: str) -> Path:
+        return self.root / "nodes" / f"{node}.key"
+
     def client_cert(self, identity: Identity) -> Path:
         return self.root / f"{identity.file_stem}.crt"
 
@@ -103,7 +128,34 @@ def apiserver_hosts() -> list[str]:
         f"kubernetes.default.svc.{layout.CLUSTER_DOMAIN}",
         layout.HOST,
         layout.SERVICE_IP,
+        layout.GATEWAY_IP,  # where nodes and pods reach it (localcluster.netproxy)
     ]
+
+
+def covers(cert_path: Path, hosts: Sequence[str]) -> bool:
+    """True if the certificate at ``cert_path`` names every one of ``hosts`` (a SAN added later renews it)."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return False
+    names = set(san.get_values_for_type(x509.DNSName))
+    names |= {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
+    return set(hosts) <= names
+
+
+def ensure_kubelet_serving(pki: Pki, node: str, ip: str, now: datetime | None = None) -> None:
+    """Issue the kubelet serving certificate of ``node`` unless a valid one for ``ip`` exists."""
+    now = now or datetime.now(UTC)
+    hosts = [node, ip]
+    cert_path, key_path = pki.kubelet_cert(node), pki.kubelet_key(node)
+    if not needs_renewal(cert_path, now) and key_path.is_file() and covers(cert_path, hosts):
+        return
+    cert, key = authority.new_serving(
+        pki.ca_cert.read_bytes(), pki.ca_key.read_bytes(), hosts, now, LEAF_VALIDITY
+    )
+    _write(key_path, key, private=True)
+    _write(cert_path, cert)
 
 
 def new_client(
@@ -199,7 +251,12 @@ def ensure(pki: Pki, extra_clients: Sequence[Identity] = (), now: datetime | Non
         (pki.loopback_cert, pki.loopback_key, ["localhost", layout.HOST]),
     )
     for cert_path, key_path, hosts in serving:
-        if renew_all or needs_renewal(cert_path, now) or not key_path.is_file():
+        if (
+            renew_all
+            or needs_renewal(cert_path, now)
+            or not key_path.is_file()
+            or not covers(cert_path, hosts)
+        ):
             cert, key = authority.new_serving(ca_cert, ca_key, hosts, now, LEAF_VALIDITY)
             _write(key_path, key, private=True)
             _write(cert_path, cert)

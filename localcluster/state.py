@@ -18,25 +18,35 @@ from toolchain import cache as toolcache
 class ClusterState:
     name: str
     ports: Ports
-    nodes: int
+    nodes: int  # real nodes (containerd + kubelet)
+    fake_nodes: int = 0  # kwok nodes
     processes: list[Started] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "apiserverPort": self.ports.apiserver,
-            "nodes": self.nodes,
+            "realNodes": self.nodes,
+            "fakeNodes": self.fake_nodes,
             "processes": [p.to_json() for p in self.processes],
         }
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> ClusterState:
+        if "realNodes" in data:
+            real, fake = int(data["realNodes"]), int(data.get("fakeNodes", 0))
+        else:  # written before real nodes existed: "nodes" counted kwok nodes
+            real, fake = 0, int(data["nodes"])
         return ClusterState(
             name=str(data["name"]),
             ports=Ports(int(data["apiserverPort"])),
-            nodes=int(data["nodes"]),
+            nodes=real,
+            fake_nodes=fake,
             processes=[Started.from_json(p) for p in data.get("processes", [])],
         )
+
+    def node_processes(self, node: str) -> list[Started]:
+        return [p for p in self.processes if p.component.startswith(f"{node}/")]
 
     def process(self, component: str) -> Started | None:
         return next((p for p in self.processes if p.component == component), None)

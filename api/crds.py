@@ -74,6 +74,35 @@ KINDS: tuple[Kind, ...] = (
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
     ),
+    Kind(
+        models.Action,
+        "actions",
+        ["act"],
+        [
+            {"name": "Signals", "type": "string", "jsonPath": ".spec.signals"},
+            {"name": "Disabled", "type": "boolean", "jsonPath": ".spec.disabled"},
+            {
+                "name": "Applied",
+                "type": "string",
+                "jsonPath": ".status.conditions[?(@.type=='Applied')].status",
+            },
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    ),
+    Kind(
+        models.SamplingRule,
+        "samplingrules",
+        ["sr"],
+        [
+            {"name": "Disabled", "type": "boolean", "jsonPath": ".spec.disabled"},
+            {
+                "name": "Applied",
+                "type": "string",
+                "jsonPath": ".status.conditions[?(@.type=='Applied')].status",
+            },
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    ),
 )
 
 

@@ -8,14 +8,19 @@ Field names are camelCase on the wire (Kubernetes style) and snake_case in Pytho
   and conditions.
 - :class:`Destination`: a backend that the gateway collector exports to.
 - :class:`CollectorsGroup`: a gateway or node collector group, owned by the controllers.
+- :class:`Action`: a change the collectors make to telemetry on its way (cluster info, rename, delete, PII
+  masking, Kubernetes attributes). Exactly one kind per Action; each kind's fields and processor template
+  are a declarative file in ``pipelines/kinds/``.
+- :class:`SamplingRule`: which traces to keep (tail sampling on the gateway: errors, latency, a percentage,
+  dropped operations) or head sampling per source (the agents' sampler).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from api import constants
@@ -215,3 +220,113 @@ class CollectorsGroup(Model):
     metadata: ObjectMeta
     spec: CollectorsGroupSpec
     status: CollectorsGroupStatus | None = None
+
+
+# -- Actions and sampling rules ----------------------------------------------------------------------------
+
+
+class WorkloadScope(Model):
+    namespace: str = Field(min_length=1, max_length=63)
+    kind: WorkloadKind
+    name: str = Field(min_length=1, max_length=253)
+
+
+class Scope(Model):
+    """Which sources a rule or action applies to; empty means every source."""
+
+    namespaces: list[str] = Field(default_factory=list)
+    workloads: list[WorkloadScope] = Field(default_factory=list)
+
+    @property
+    def everything(self) -> bool:
+        return not self.namespaces and not self.workloads
+
+
+# The kinds, by the name of their file in pipelines/kinds/ (a test checks the two lists agree).
+ACTION_KINDS: tuple[str, ...] = (
+    "addClusterInfo",
+    "renameAttribute",
+    "deleteAttribute",
+    "piiMasking",
+    "k8sAttributes",
+)
+SAMPLING_KINDS: tuple[str, ...] = ("errors", "latency", "percentage", "dropOperations", "head")
+
+KindSettings = dict[str, Any]  # the kind's fields, checked against its file in pipelines/kinds/
+
+
+class _OneKind(Model):
+    """Exactly one of the kind fields is set; its value holds that kind's settings (fields of its file)."""
+
+    KINDS: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> _OneKind:
+        chosen = [k for k in self.KINDS if getattr(self, _snake(k)) is not None]
+        if len(chosen) != 1:
+            raise ValueError(
+                f"set exactly one of {', '.join(self.KINDS)}"
+                + (f" (got {', '.join(chosen)})" if chosen else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in self.KINDS if getattr(self, _snake(k)) is not None)
+
+    @property
+    def settings(self) -> KindSettings:
+        value: KindSettings = getattr(self, _snake(self.kind))
+        return value
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+class ActionSpec(_OneKind):
+    KINDS: ClassVar[tuple[str, ...]] = ACTION_KINDS
+
+    display_name: str | None = Field(default=None, max_length=253)
+    signals: list[Signal] = Field(default_factory=lambda: list(SIGNALS), min_length=1)
+    disabled: bool = False
+    scope: Scope | None = None
+    add_cluster_info: KindSettings | None = None
+    rename_attribute: KindSettings | None = None
+    delete_attribute: KindSettings | None = None
+    pii_masking: KindSettings | None = None
+    k8s_attributes: KindSettings | None = Field(default=None, alias="k8sAttributes")
+
+
+class SamplingRuleSpec(_OneKind):
+    KINDS: ClassVar[tuple[str, ...]] = SAMPLING_KINDS
+
+    display_name: str | None = Field(default=None, max_length=253)
+    disabled: bool = False
+    scope: Scope | None = None
+    errors: KindSettings | None = None
+    latency: KindSettings | None = None
+    percentage: KindSettings | None = None
+    drop_operations: KindSettings | None = None
+    head: KindSettings | None = None
+
+
+class RuleStatus(Model):
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class Action(Model):
+    api_version: Literal["hodegos.io/v1alpha1"] = "hodegos.io/v1alpha1"
+    kind: Literal["Action"] = "Action"
+    metadata: ObjectMeta
+    spec: ActionSpec
+    status: RuleStatus | None = None
+
+
+class SamplingRule(Model):
+    api_version: Literal["hodegos.io/v1alpha1"] = "hodegos.io/v1alpha1"
+    kind: Literal["SamplingRule"] = "SamplingRule"
+    metadata: ObjectMeta
+    spec: SamplingRuleSpec
+    status: RuleStatus | None = None

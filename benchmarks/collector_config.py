@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api.models import SIGNALS  # noqa: E402
-from destinations import catalogue, collector, render_gateway  # noqa: E402
+from destinations import catalogue, collector  # noqa: E402
 from destinations.components import built  # noqa: E402
+from pipelines import render_gateway  # noqa: E402
 
 
 def destinations(count: int) -> tuple[list[dict[str, Any]], dict[str, set[str]]]:

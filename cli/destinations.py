@@ -129,8 +129,13 @@ def show_type(
     console.print(table)
 
 
-def read_objects(path: Path) -> tuple[list[dict[str, Any]], dict[str, set[str]]]:
-    """Destinations and {Secret name: keys} from a YAML file (``-`` for stdin)."""
+def read_objects(
+    path: Path, others: dict[str, list[dict[str, Any]]] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, set[str]]]:
+    """Destinations and {Secret name: keys} from a YAML file (``-`` for stdin).
+
+    Objects of the kinds named in ``others`` (e.g. ``Action``, ``SamplingRule``) are collected there.
+    """
     text = sys.stdin.read() if str(path) == "-" else path.read_text()
     destinations: list[dict[str, Any]] = []
     secret_keys: dict[str, set[str]] = {}
@@ -141,7 +146,9 @@ def read_objects(path: Path) -> tuple[list[dict[str, Any]], dict[str, set[str]]]
         for item in items:
             if not isinstance(item, dict):
                 continue
-            if item.get("kind") == "Secret":
+            if others is not None and item.get("kind") in others:
+                others[str(item["kind"])].append(item)
+            elif item.get("kind") == "Secret":
                 name = (item.get("metadata") or {}).get("name", "")
                 secret_keys[name] = set(item.get("data") or {}) | set(item.get("stringData") or {})
             elif item.get("kind", "Destination") == "Destination":
@@ -202,29 +209,41 @@ def collector_config(
     validate: Annotated[bool, typer.Option(help="check the result with the pinned collector")] = False,
     strict: Annotated[bool, typer.Option(help="exit 2 when a destination is left out")] = False,
 ) -> None:
-    """Print the collector configuration rendered from Destinations (problems go to stderr)."""
-    from destinations import LogSource, NodeOptions, render_gateway, render_node
+    """Print the collector configuration rendered from Destinations, Actions and SamplingRules.
+
+    Problems (a destination, action or rule left out, and why) go to stderr.
+    """
     from destinations.errors import CollectorError
+    from pipelines import LogSource, NodeOptions, render_gateway, render_node
 
     if str(file) != "-" and not file.is_file():
         fail(f"{file}: no such file")
+    others: dict[str, list[dict[str, Any]]] = {"Action": [], "SamplingRule": []}
     try:
-        dests, secret_keys = read_objects(file)
+        dests, secret_keys = read_objects(file, others)
     except yaml.YAMLError as exc:
         fail(f"{file}: not valid YAML: {exc}")
     if role == Role.gateway:
-        rendered = render_gateway(dests, secret_keys=secret_keys or None)
+        rendered = render_gateway(
+            dests, actions=others["Action"], rules=others["SamplingRule"], secret_keys=secret_keys or None
+        )
     else:
         sources = tuple(LogSource(*item.split("/", 1)) for item in log_source or [])
         options = NodeOptions(kubernetes=kubernetes.value, log_sources=sources)
         if gateway_endpoint:
             options = dataclasses.replace(options, gateway_endpoint=gateway_endpoint)
-        rendered = render_node(dests, options=options)
+        rendered = render_node(dests, actions=others["Action"], options=options)
     left_out = [r for r in rendered.results.values() if not r.configured]
     for result in left_out:
         stderr.print(
             f"[yellow]warning:[/yellow] destination {result.name}: {result.message}", highlight=False
         )
+    refused = [
+        (kind, r) for kind, found in (("action", rendered.actions), ("rule", rendered.rules))
+        for r in found.values() if not r.applied and r.reason != "Disabled"
+    ]  # fmt: skip
+    for kind, outcome in refused:
+        stderr.print(f"[yellow]warning:[/yellow] {kind} {outcome.name}: {outcome.message}", highlight=False)
     if validate:
         from destinations import collector
 
@@ -236,5 +255,5 @@ def collector_config(
             fail(str(exc))
         stderr.print("[green]valid[/green]: the pinned collector accepts this configuration", highlight=False)
     sys.stdout.write(dump(rendered.config, output.value) + "\n")
-    if strict and left_out:
+    if strict and (left_out or refused):
         raise typer.Exit(code=2)

@@ -1,12 +1,14 @@
 """The objects behind each CollectorsGroup (the autoscaler's decision), as pure functions.
 
-Gateway: ConfigMap + Deployment + Service (OTLP gRPC/HTTP) + HorizontalPodAutoscaler. Node collector:
+Gateway: ConfigMap + Deployment + Service (OTLP gRPC/HTTP) + HorizontalPodAutoscaler. While tail sampling
+is on, the gateway is a StatefulSet instead, with a headless Service giving each pod a stable DNS name, so
+node collectors can send each trace to the pod that owns it (:mod:`pipelines.affinity`). Node collector:
 ConfigMap + DaemonSet with host ports, so agents export to ``$(HODEGOS_HOST_IP):4317/4318``.
 
-Sizing follows the collector's memory_limiter guidance: the limiter's hard limit is the container limit
-minus 50 MiB of headroom (at least half the limit), ``spike_limit_mib`` is 20 % of it, and ``GOMEMLIMIT`` is
-80 % of it. The HPA targets 75 % CPU utilisation and 75 % of GOMEMLIMIT as average memory; it scales up by
-up to 2 pods every 15 s with no stabilisation and down by 1 pod a minute after 15 minutes of calm.
+Memory sizing (limiter, ``GOMEMLIMIT``, tail sampling's buffer) is :mod:`pipelines.sizing`; the rendered
+config already carries it. The HPA targets 75 % CPU utilisation and 75 % of GOMEMLIMIT as average memory;
+it scales up by up to 2 pods every 15 s with no stabilisation and down by 1 pod a minute after 15 minutes
+of calm.
 
 A hash of the rendered configuration and of the referenced Secrets' data sits on the pod template
 (``hodegos.io/config-hash``), so a change to either rolls the collectors and nothing else does.
@@ -14,48 +16,20 @@ A hash of the rendered configuration and of the referenced Secrets' data sits on
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from api import constants
 from api.models import CollectorResources
+from pipelines.sizing import Sizing, sizing
 
 CONFIG_KEY = "config.yaml"
 CONFIG_DIR = "/conf"
-
-
-@dataclass(frozen=True)
-class Sizing:
-    limit_mib: int
-    limiter_mib: int
-    spike_mib: int
-    gomemlimit_mib: int
-
-
-def sizing(resources: CollectorResources) -> Sizing:
-    limit = resources.memory_limit_mib
-    hard = max(limit - 50, limit // 2)
-    return Sizing(limit, hard, max(1, hard * 20 // 100), hard * 80 // 100)
-
-
-def with_memory_limiter(config: Mapping[str, Any], size: Sizing) -> dict[str, Any]:
-    """A copy of ``config`` with ``memory_limiter`` defined and first in every pipeline."""
-    out = copy.deepcopy(dict(config))
-    out.setdefault("processors", {})["memory_limiter"] = {
-        "check_interval": "1s",
-        "limit_mib": size.limiter_mib,
-        "spike_limit_mib": size.spike_mib,
-    }
-    for pipeline in out.get("service", {}).get("pipelines", {}).values():
-        rest = [p for p in pipeline.get("processors", []) if p != "memory_limiter"]
-        pipeline["processors"] = ["memory_limiter", *rest]
-    return out
+PODS_SERVICE = f"{constants.GATEWAY_NAME}-pods"  # headless: <gateway>-<i>.<this>.<ns>.svc per pod
 
 
 def config_text(config: Mapping[str, Any]) -> str:
@@ -180,17 +154,20 @@ def desired_objects(
     secrets: Mapping[str, Mapping[str, str] | None],
     image: str,
     env: Sequence[Mapping[str, Any]] = (),
+    *,
+    stateful: bool = False,
 ) -> tuple[list[dict[str, Any]], str]:
     """Every object the group owns, and the config hash.
 
     ``secrets`` maps each Secret the config reads to its data (``None`` when missing) for the hash; ``env``
-    is the container env feeding secret fields (``secretKeyRef`` entries from the renderer).
+    is the container env feeding secret fields (``secretKeyRef`` entries from the renderer); ``stateful``
+    makes the gateway a StatefulSet with per-pod DNS names (tail sampling's trace affinity).
     """
     role = group["spec"]["role"]
     name = group["metadata"]["name"]
     resources = resources_of(group)
     size = sizing(resources)
-    text = config_text(with_memory_limiter(config, size))
+    text = config_text(config)
     digest = config_hash(text, secrets)
     config_map = {
         "apiVersion": "v1",
@@ -209,12 +186,15 @@ def desired_objects(
             "spec": {"selector": selector, "template": template},
         }
         return [config_map, daemonset], digest
-    deployment = {
+    workload: dict[str, Any] = {
         "apiVersion": "apps/v1",
-        "kind": "Deployment",
+        "kind": "StatefulSet" if stateful else "Deployment",
         "metadata": _meta(group, name, role),
         "spec": {"selector": selector, "template": template},
     }
+    if stateful:
+        # Pods start and stop in parallel: ordering buys nothing here, and a scale-up should be quick.
+        workload["spec"].update(serviceName=PODS_SERVICE, podManagementPolicy="Parallel")
     service = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -235,17 +215,39 @@ def desired_objects(
             ],
         },
     }
-    return [config_map, deployment, service, hpa(group, resources, size)], digest
+    objects = [config_map, workload, service, hpa(group, resources, size, workload["kind"])]
+    if stateful:
+        headless = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": _meta(group, PODS_SERVICE, role),
+            "spec": {
+                "clusterIP": "None",
+                "publishNotReadyAddresses": True,
+                "selector": selector["matchLabels"],
+                "ports": [
+                    {
+                        "name": "otlp-grpc",
+                        "port": constants.OTLP_GRPC_PORT,
+                        "targetPort": constants.OTLP_GRPC_PORT,
+                    }
+                ],
+            },
+        }
+        objects.insert(3, headless)
+    return objects, digest
 
 
-def hpa(group: Mapping[str, Any], resources: CollectorResources, size: Sizing) -> dict[str, Any]:
+def hpa(
+    group: Mapping[str, Any], resources: CollectorResources, size: Sizing, kind: str = "Deployment"
+) -> dict[str, Any]:
     name = group["metadata"]["name"]
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
         "metadata": _meta(group, name, "gateway"),
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind, "name": name},
             "minReplicas": resources.min_replicas,
             "maxReplicas": max(resources.min_replicas, resources.max_replicas),
             "metrics": [
@@ -285,6 +287,14 @@ def hpa(group: Mapping[str, Any], resources: CollectorResources, size: Sizing) -
 
 def gateway_endpoint(namespace: str) -> str:
     return f"{constants.GATEWAY_NAME}.{namespace}.svc.cluster.local:{constants.OTLP_GRPC_PORT}"
+
+
+def gateway_pod_endpoints(namespace: str, replicas: int) -> list[str]:
+    """The stable per-pod OTLP endpoints of a StatefulSet gateway with ``replicas`` pods, in pod order."""
+    return [
+        f"{constants.GATEWAY_NAME}-{i}.{PODS_SERVICE}.{namespace}.svc.cluster.local:{constants.OTLP_GRPC_PORT}"
+        for i in range(replicas)
+    ]
 
 
 def workload_ready(obj: Mapping[str, Any] | None) -> tuple[bool, str, str]:

@@ -25,6 +25,7 @@ from api import constants
 from controllers import conditions, diffing, optin, rollouts
 from controllers.context import Context
 from kube.resources import BY_KIND, RECORDS
+from pipelines import sampling
 from webhook import eligibility
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,14 @@ def in_flight(ctx: Context) -> int:
         1 for kind in ("Deployment", "StatefulSet", "DaemonSet") for w in ctx.cache(kind).items()
         if rollouts.hodegos_rolling(w)
     )  # fmt: skip
+
+
+def _head_rules(ctx: Context) -> list[tuple[Any, Any]]:
+    """The head samplers of the SamplingRules in the Hodegos namespace (invalid ones are reported there)."""
+    rules = [r for r in ctx.cache("SamplingRule").items() if r["metadata"].get("namespace") == ctx.namespace]
+    if not any("head" in (r.get("spec") or {}) for r in rules):
+        return []
+    return list(sampling.plan(rules).head)
 
 
 def reconcile(ctx: Context, kind: str, namespace: str, name: str) -> float | None:
@@ -55,7 +64,8 @@ def reconcile(ctx: Context, kind: str, namespace: str, name: str) -> float | Non
 
     decision = optin.decide(workload, ctx.cache("Namespace").get(None, namespace), config)
     if decision.enabled:
-        desired = diffing.stamp(optin.desired_record(workload, config))
+        sampler = sampling.head_sampler(_head_rules(ctx), namespace, kind, name)
+        desired = diffing.stamp(optin.desired_record(workload, config, sampler))
         if not diffing.up_to_date(record, desired):
             record = ctx.api.apply(RECORDS, desired)
             records.remember(record)

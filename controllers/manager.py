@@ -31,6 +31,7 @@ from controllers.context import WORKLOAD_INDEX, Context, WebhookHealth, workload
 from controllers.leader import LeaderElector
 from kube import Api, Informer, LiveConfig, Recorder, Resource, WorkQueue, wait_synced
 from kube.resources import (
+    ACTIONS,
     CONFIGMAPS,
     CRONJOBS,
     DAEMONSETS,
@@ -41,6 +42,7 @@ from kube.resources import (
     NAMESPACES,
     PODS,
     RECORDS,
+    SAMPLING_RULES,
     SECRETS,
     SERVICES,
     STATEFULSETS,
@@ -122,6 +124,8 @@ class Manager:
         add(RECORDS, self._on_record)
         add(DESTINATIONS, self._on_collectors, namespace)
         add(GROUPS, self._on_collectors, namespace)
+        add(ACTIONS, self._on_collectors, namespace)
+        add(SAMPLING_RULES, self._on_sampling_rule, namespace)
         add(SECRETS, self._on_collectors, namespace)
         add(SERVICES, self._on_collectors, namespace)
         add(HPAS, self._on_collectors, namespace)
@@ -188,6 +192,13 @@ class Manager:
 
     def _on_collectors(self, _type: str, new: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
         self.queue.add(COLLECTORS)
+
+    def _on_sampling_rule(self, _type: str, new: dict[str, Any] | None, old: dict[str, Any] | None) -> None:
+        # Tail rules shape the collectors; head rules the records' samplers, so every workload too.
+        self.queue.add(COLLECTORS)
+        if (new or {}).get("spec") != (old or {}).get("spec"):
+            for key in self._workload_keys():
+                self.queue.add(key)
 
     # -- reconciling -----------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from api import constants
 from api.config import HodegosConfig
+from api.models import Sampler
 
 # Kinds whose records the instrumentor keeps (Jobs, ReplicaSets and bare Pods belong to these or are
 # left to the webhook).
@@ -109,13 +110,19 @@ def owner_reference(obj: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def desired_record(workload: Mapping[str, Any], config: HodegosConfig) -> dict[str, Any]:
-    """The InstrumentedApplication (spec and metadata only) for an opted-in workload."""
+def desired_record(
+    workload: Mapping[str, Any], config: HodegosConfig, sampler: Sampler | None = None
+) -> dict[str, Any]:
+    """The InstrumentedApplication (spec and metadata only) for an opted-in workload.
+
+    ``sampler`` is the head sampler of the SamplingRules in scope (:func:`pipelines.sampling.head_sampler`);
+    without one, the configuration's default.
+    """
     kind = workload["kind"]
     meta = workload["metadata"]
     spec: dict[str, Any] = {
         "workload": {"kind": kind, "name": meta["name"]},
-        "options": {"sampler": config.default_sampler.to_dict()},
+        "options": {"sampler": (sampler or config.default_sampler).to_dict()},
     }
     annotations = dict(meta.get("annotations") or {})
     annotations.update(pod_template(workload).get("metadata", {}).get("annotations") or {})

@@ -30,6 +30,7 @@ EXPORTERS: dict[str, Component] = {
     "prometheusremotewrite": Component("prometheus_remote_write"),
     "clickhouse": Component("clickhouse"),
     "kafka": Component("kafka"),
+    "datadog": Component("datadog"),
     # Types whose native exporter the Go module proxy this project builds from does not carry. Their
     # templates follow the exporter docs; rendering them reports ComponentUnavailable until they are built.
     "awss3": Component("awss3", built=False),
@@ -50,6 +51,14 @@ PROCESSORS: dict[str, Component] = {
     "k8sattributes": Component("k8s_attributes"),
     "resourcedetection": Component("resource_detection"),
     "resource": Component("resource"),
+    # pipelines/: sampling and actions
+    "tailsampling": Component("tail_sampling"),
+    "probabilisticsampler": Component("probabilistic_sampler"),
+    "groupbytrace": Component("groupbytrace"),
+    "transform": Component("transform"),
+    "attributes": Component("attributes"),
+    "redaction": Component("redaction"),
+    "filter": Component("filter"),
 }
 RECEIVERS: dict[str, Component] = {
     "otlp": Component("otlp"),
@@ -59,6 +68,7 @@ RECEIVERS: dict[str, Component] = {
 }
 CONNECTORS: dict[str, Component] = {
     "spanmetrics": Component("span_metrics"),
+    "forward": Component("forward"),
 }
 KINDS: dict[str, dict[str, Component]] = {
     "exporters": EXPORTERS,

@@ -72,6 +72,8 @@ CRDS = Resource(
 RECORDS = Resource(constants.GROUP, constants.VERSION, "instrumentedapplications", "InstrumentedApplication")
 DESTINATIONS = Resource(constants.GROUP, constants.VERSION, "destinations", "Destination")
 GROUPS = Resource(constants.GROUP, constants.VERSION, "collectorsgroups", "CollectorsGroup")
+ACTIONS = Resource(constants.GROUP, constants.VERSION, "actions", "Action")
+SAMPLING_RULES = Resource(constants.GROUP, constants.VERSION, "samplingrules", "SamplingRule")
 
 BY_KIND: dict[str, Resource] = {
     r.kind: r
@@ -79,6 +81,7 @@ BY_KIND: dict[str, Resource] = {
         NAMESPACES, NODES, PODS, CONFIGMAPS, SECRETS, SERVICES, SERVICEACCOUNTS, DEPLOYMENTS, STATEFULSETS,
         DAEMONSETS, REPLICASETS, JOBS, CRONJOBS, HPAS, PDBS, ENDPOINTSLICES, LEASES, EVENTS, CLUSTERROLES,
         CLUSTERROLEBINDINGS, ROLES, ROLEBINDINGS, MUTATING_WEBHOOKS, CRDS, RECORDS, DESTINATIONS, GROUPS,
+        ACTIONS, SAMPLING_RULES,
     )
 }  # fmt: skip
 

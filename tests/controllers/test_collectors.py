@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 import yaml
 
+import pipelines
 from api import constants
 from api.models import CollectorResources
 from controllers import collectors, rendering
@@ -30,21 +31,27 @@ def by_kind(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     ("limit", "hard", "spike", "gomem"), [(512, 462, 92, 369), (64, 32, 6, 25), (2048, 1998, 399, 1598)]
 )
 def test_sizing_follows_the_memory_limit(limit: int, hard: int, spike: int, gomem: int) -> None:
-    size = collectors.sizing(CollectorResources(memory_limit_mib=limit))
+    size = pipelines.sizing(CollectorResources(memory_limit_mib=limit))
     assert (size.limiter_mib, size.spike_mib, size.gomemlimit_mib) == (hard, spike, gomem)
     assert size.gomemlimit_mib < size.limiter_mib < limit
 
 
-def test_memory_limiter_is_first_in_every_pipeline() -> None:
+def test_memory_limiter_is_sized_from_the_group_and_first_once_per_signal() -> None:
     rendered = rendering.render_gateway(
-        [destination("a", signals=("traces", "metrics"), OTLP_GRPC_ENDPOINT="x:4317")]
+        [destination("a", signals=("traces", "metrics"), OTLP_GRPC_ENDPOINT="x:4317")],
+        resources=CollectorResources(),
     )
-    config = collectors.with_memory_limiter(rendered.config, collectors.sizing(CollectorResources()))
-    for pipeline in config["service"]["pipelines"].values():
-        assert pipeline["processors"][0] == "memory_limiter"
-        assert pipeline["processors"].count("memory_limiter") == 1
+    config = rendered.config
+    pipelines_ = config["service"]["pipelines"]
+    for signal in ("traces", "metrics"):
+        assert pipelines_[f"{signal}/in"]["processors"][0] == "memory_limiter"
+        assert "memory_limiter" not in pipelines_[f"{signal}/a"]["processors"]
     assert config["processors"]["memory_limiter"]["limit_mib"] == 462
-    assert "limit_mib" not in rendered.config["processors"]["memory_limiter"]  # input not mutated
+    node = rendering.render_node(
+        [destination("a", OTLP_GRPC_ENDPOINT="x:4317")], "gw:4317", resources=CollectorResources()
+    )
+    assert node.config["processors"]["memory_limiter"]["limit_mib"] == 462
+    assert all(p["processors"][0] == "memory_limiter" for p in node.config["service"]["pipelines"].values())
 
 
 def test_gateway_objects() -> None:
@@ -64,7 +71,7 @@ def test_gateway_objects() -> None:
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert (
         env["GOMEMLIMIT"]
-        == f"{collectors.sizing(CollectorResources(memory_limit_mib=1024)).gomemlimit_mib}MiB"
+        == f"{pipelines.sizing(CollectorResources(memory_limit_mib=1024)).gomemlimit_mib}MiB"
     )
     assert container["resources"]["limits"]["memory"] == "1024Mi"
     assert secret_env[0] in container["env"]
@@ -77,7 +84,7 @@ def test_gateway_objects() -> None:
     metrics = {m["resource"]["name"] for m in kinds["HorizontalPodAutoscaler"]["spec"]["metrics"]}
     assert metrics == {"cpu", "memory"}
     text = kinds["ConfigMap"]["data"][collectors.CONFIG_KEY]
-    assert yaml.safe_load(text)["service"]["pipelines"]["traces/a"]["processors"][0] == "memory_limiter"
+    assert yaml.safe_load(text)["service"]["pipelines"]["traces/in"]["processors"][0] == "memory_limiter"
 
 
 def test_hash_changes_with_config_and_secret_only() -> None:
@@ -129,7 +136,7 @@ def test_render_gateway_reports_bad_destinations_and_keeps_good_ones() -> None:
         "key": "OTLP_GRPC_BEARER_TOKEN",
     }
     exporters = [e for p in rendered.config["service"]["pipelines"].values() for e in p["exporters"]]
-    assert exporters == ["otlp_grpc/good"]
+    assert [e for e in exporters if not e.startswith("forward/")] == ["otlp_grpc/good"]
 
 
 def test_render_gateway_without_destinations_still_starts() -> None:

@@ -146,6 +146,15 @@ def test_the_builder_manifest_lists_exactly_the_built_components() -> None:
         "clickhouseexporter": ("exporters", "clickhouse"),
         "kafkaexporter": ("exporters", "kafka"),
         "spanmetricsconnector": ("connectors", "spanmetrics"),
+        "forwardconnector": ("connectors", "forward"),
+        "datadogexporter": ("exporters", "datadog"),
+        "tailsamplingprocessor": ("processors", "tailsampling"),
+        "probabilisticsamplerprocessor": ("processors", "probabilisticsampler"),
+        "groupbytraceprocessor": ("processors", "groupbytrace"),
+        "transformprocessor": ("processors", "transform"),
+        "attributesprocessor": ("processors", "attributes"),
+        "redactionprocessor": ("processors", "redaction"),
+        "filterprocessor": ("processors", "filter"),
         "healthcheckextension": ("extensions", "health_check"),
         "basicauthextension": ("extensions", "basicauth"),
         "bearertokenauthextension": ("extensions", "bearertokenauth"),
@@ -168,5 +177,12 @@ def test_the_builder_manifest_lists_exactly_the_built_components() -> None:
         ("processors", "memory_limiter"), ("processors", "batch"), ("processors", "k8sattributes"),
         ("processors", "resourcedetection"), ("exporters", "nop"), ("extensions", "health_check"),
         ("connectors", "spanmetrics"),
+        # pipelines/: the shared stage and the Action / SamplingRule kinds
+        ("connectors", "forward"), ("processors", "transform"), ("processors", "filter"),
+        ("processors", "tailsampling"),
+        # built for kind files to use (pipelines/kinds/ templates may name them) and, for datadog, the
+        # native Datadog exporter
+        ("processors", "probabilisticsampler"), ("processors", "groupbytrace"), ("processors", "attributes"),
+        ("processors", "redaction"), ("exporters", "datadog"),
     }  # fmt: skip
     assert built <= used_by_types | used_by_configs

@@ -9,17 +9,9 @@ from typing import Any
 import pytest
 
 from api.models import SIGNALS
-from destinations import (
-    GatewayOptions,
-    LogSource,
-    NodeOptions,
-    catalogue,
-    collector,
-    components,
-    render_gateway,
-    render_node,
-)
+from destinations import catalogue, collector, components
 from destinations.errors import CollectorError
+from pipelines import GatewayOptions, LogSource, NodeOptions, render_gateway, render_node
 from tests.destinations.conftest import sample_destination
 
 pytestmark = pytest.mark.collector
@@ -137,6 +129,7 @@ def test_every_built_component_name_is_accepted(otelcol: Path) -> None:
             "prometheusremotewrite": {"endpoint": "http://x"},
             "clickhouse": {"endpoint": "tcp://x:9000"},
             "kafka": {"brokers": ["x:9092"]},
+            "datadog": {"api": {"key": "k", "site": "datadoghq.eu"}},
         },
         "processors": {
             "memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 20},
@@ -144,6 +137,16 @@ def test_every_built_component_name_is_accepted(otelcol: Path) -> None:
             "k8sattributes": {"passthrough": True},
             "resourcedetection": {"detectors": ["env"]},
             "resource": {"attributes": [{"key": "a", "value": "b", "action": "insert"}]},
+            "tailsampling": {"policies": [{"name": "p", "type": "always_sample"}]},
+            "probabilisticsampler": {"sampling_percentage": 10},
+            "groupbytrace": {},
+            "transform": {
+                "error_mode": "ignore",
+                "metric_statements": ['set(resource.attributes["a"], "b")'],
+            },
+            "attributes": {"actions": [{"key": "a", "action": "delete"}]},
+            "redaction": {"allow_all_keys": True},
+            "filter": {"error_mode": "ignore", "metrics": {"metric": ['name == "x"']}},
         },
         "receivers": {
             "otlp": {"protocols": {"grpc": {"endpoint": "127.0.0.1:0"}}},
@@ -157,7 +160,7 @@ def test_every_built_component_name_is_accepted(otelcol: Path) -> None:
             "bearertokenauth": {"token": "t"},
             "sigv4auth": {"region": "us-east-1", "service": "xray"},
         },
-        "connectors": {"spanmetrics": {}},
+        "connectors": {"spanmetrics": {}, "forward": {}},
     }
     built = {kind: {k for k, c in table.items() if c.built} for kind, table in components.KINDS.items()}
     assert {kind: set(v) for kind, v in cases.items()} == {k: v for k, v in built.items() if k in cases}
@@ -168,11 +171,25 @@ def test_every_built_component_name_is_accepted(otelcol: Path) -> None:
     filelog = f"{components.name('receivers', 'filelog')}/probe"
     spans = f"{components.name('connectors', 'spanmetrics')}/probe"
     receivers = [r for r in config["receivers"] if r != filelog]
+    forward = f"{components.name('connectors', 'forward')}/probe"
+    traces_only = [
+        f"{components.name('processors', p)}/probe"
+        for p in ("tailsampling", "probabilisticsampler", "groupbytrace", "redaction")
+    ]
     pipelines = {
         "traces": {"receivers": ["otlp/probe"], "exporters": [spans]},
+        "traces/forwarded": {"receivers": ["otlp/probe"], "exporters": [forward]},
+        "traces/sampled": {
+            "receivers": [forward],
+            "processors": [
+                f"{components.name('processors', p)}/probe"
+                for p in ("tailsampling", "probabilisticsampler", "groupbytrace", "redaction")
+            ],
+            "exporters": ["otlp_grpc/probe"],
+        },
         "metrics": {
             "receivers": [*receivers, spans],
-            "processors": list(config["processors"]),
+            "processors": [p for p in config["processors"] if p not in traces_only],
             "exporters": list(config["exporters"]),
         },
         "logs": {"receivers": ["otlp/probe", filelog], "exporters": ["otlp_grpc/probe"]},

@@ -27,7 +27,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from destinations import GatewayOptions, Listen, LogSource, NodeOptions, render_gateway, render_node
+from pipelines import GatewayOptions, Listen, LogSource, NodeOptions, render_gateway, render_node
 from tests.destinations.collectors import running
 from tests.destinations.receivers import Recorder, free_port, http_receiver
 

@@ -8,19 +8,9 @@ from typing import Any
 import pytest
 
 from api import constants
-from destinations import (
-    DestinationInvalid,
-    GatewayOptions,
-    Listen,
-    LogSource,
-    NodeOptions,
-    catalogue,
-    check_destination,
-    components,
-    render_gateway,
-    render_node,
-)
+from destinations import DestinationInvalid, catalogue, check_destination, components
 from destinations.rendering import render_destination
+from pipelines import GatewayOptions, Listen, LogSource, NodeOptions, render_gateway, render_node
 from tests.destinations.conftest import sample_destination
 
 K8S = components.name("processors", "k8sattributes")
@@ -44,10 +34,16 @@ def test_gateway_names_pipelines_and_exporters_per_destination_and_signal() -> N
     config = rendered.config
     assert config["exporters"]["otlp_grpc/jaeger-prod"]["endpoint"] == "jaeger:4317"
     assert config["exporters"]["otlp_grpc/jaeger-prod"]["tls"] == {"insecure": True}
-    pipeline = config["service"]["pipelines"]["traces/jaeger-prod"]
-    assert pipeline == {
+    pipelines = config["service"]["pipelines"]
+    # one shared stage per signal, then a fan-out to each destination's own pipeline
+    assert pipelines["traces/in"] == {
         "receivers": ["otlp"],
         "processors": ["memory_limiter"],
+        "exporters": ["forward/traces"],
+    }
+    assert pipelines["traces/jaeger-prod"] == {
+        "receivers": ["forward/traces"],
+        "processors": [],
         "exporters": ["otlp_grpc/jaeger-prod"],
     }
     # exporter-side batching where the exporter supports it, instead of the batch processor
@@ -73,9 +69,10 @@ def test_memory_limiter_first_and_batch_last_for_exporters_without_queue_batchin
             )
         ]
     )
-    procs = rendered.config["service"]["pipelines"]["metrics/prom"]["processors"]
-    assert procs[0] == "memory_limiter"
-    assert procs[-1] == "batch"
+    pipelines = rendered.config["service"]["pipelines"]
+    assert pipelines["metrics/in"]["processors"][0] == "memory_limiter"
+    assert "memory_limiter" not in pipelines["metrics/prom"]["processors"]  # once, before the fan-out
+    assert pipelines["metrics/prom"]["processors"][-1] == "batch"
     assert "sending_queue" not in rendered.config["exporters"]["prometheus_remote_write/prom"]
 
 
@@ -287,7 +284,7 @@ def test_objects_read_from_the_api_server_render() -> None:
 
 
 def test_node_for_signals_matches_node_from_destinations() -> None:
-    from destinations import node_for_signals
+    from pipelines import node_for_signals
 
     prom = dest("p", "prometheus", ["metrics"], {"PROMETHEUS_REMOTEWRITE_URL": "http://p/api/v1/write"})
     assert (

@@ -1,54 +1,36 @@
-"""Collector configurations as pure functions of data: the gateway and the node collector.
+"""The node collector's configuration: OTLP in on the node, Kubernetes attributes, out to the gateway.
 
-Gateway (:func:`render_gateway`): OTLP receiver on 4317/4318, ``memory_limiter`` first in every pipeline,
-then the destination's own processors, then batching — exporter-side (``sending_queue.batch``) where the
-exporter supports it, which the pinned collector prefers, else the ``batch`` processor last. One exporter and
-one pipeline per destination and signal: ``<component>/<destination-id>``, ``<signal>/<destination-id>``.
-
-Node collector (:func:`render_node`): OTLP receiver on 4317/4318, ``memory_limiter`` first,
-``k8sattributes``, ``resourcedetection`` and ``resource`` (node name), export to the gateway over OTLP/gRPC.
-It reads pod logs with ``filelog`` from ``/var/log/pods`` for the instrumented workloads when a logs
-destination exists, adds ``hostmetrics`` when a metrics destination's type asks for host metrics, and derives
-request metrics (calls, errors, duration by service, span, method and status) from spans with the
-``spanmetrics`` connector when a metrics destination's backend does not compute them from traces itself.
-
-Both have the ``health_check`` extension and self-telemetry (Prometheus metrics endpoint) on.
+Per signal the gateway wants: ``otlp`` (+ ``file_log`` for the instrumented namespaces' pod logs,
+``hostmetrics`` when a metrics destination's type asks for host metrics, the ``span_metrics`` connector's
+output when a metrics backend does not derive request metrics from spans) -> ``memory_limiter`` ->
+``k8s_attributes`` (with the extra labels and annotations of the ``k8sAttributes`` Actions) ->
+``resource_detection`` -> ``resource/node`` -> OTLP/gRPC to the gateway, batched exporter-side. While tail
+sampling is on, traces instead take one pipeline per gateway pod (:mod:`pipelines.affinity`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
-import yaml
-
 from api import constants
-from api.models import SIGNALS, Destination, Signal
+from api.models import SIGNALS, Action, Destination, Signal
 from destinations import catalogue, components
-from destinations.planning import DestinationResult, Plan, plan
-from destinations.rendering import SecretKeyRef
-
-NOP = "nop"
-
-
-@dataclass(frozen=True)
-class Listen:
-    """Where a collector listens; ``host`` 0.0.0.0 inside pods, loopback for local runs."""
-
-    host: str = "0.0.0.0"
-    otlp_grpc_port: int = constants.OTLP_GRPC_PORT
-    otlp_http_port: int = constants.OTLP_HTTP_PORT
-    health_port: int = constants.COLLECTOR_HEALTH_PORT
-    metrics_port: int = constants.COLLECTOR_METRICS_PORT
-
-
-@dataclass(frozen=True)
-class GatewayOptions:
-    listen: Listen = Listen()
-    memory_limit_percentage: int = 80
-    memory_spike_percentage: int = 20
-    log_level: str = "info"
+from destinations.planning import Plan, plan
+from pipelines import actions as action_rules
+from pipelines import affinity as affinity_rules
+from pipelines.common import (
+    DEFAULT_LISTEN,
+    NOP,
+    CollectorConfig,
+    Listen,
+    discard_pipelines,
+    health,
+    otlp_receiver,
+    service,
+)
+from pipelines.sizing import Sizing, percentage_limiter
 
 
 @dataclass(frozen=True)
@@ -61,7 +43,7 @@ class LogSource:
 
 @dataclass(frozen=True)
 class NodeOptions:
-    listen: Listen = Listen()
+    listen: Listen = DEFAULT_LISTEN
     gateway_endpoint: str = f"{constants.GATEWAY_NAME}.{constants.NAMESPACE}:{constants.OTLP_GRPC_PORT}"
     gateway_insecure: bool = True
     # "cluster": k8sattributes watches the API server (in a pod with a service account);
@@ -79,134 +61,25 @@ class NodeOptions:
     # cloud detectors ("gcp", "ec2", "eks", "azure", "aks") on those platforms. Not "system": in a pod it
     # would stamp the collector pod's hostname on every workload's telemetry.
     detectors: tuple[str, ...] = ("env",)
+    sizing: Sizing | None = None  # from the container's limit; None: percentages of what the process sees
     memory_limit_percentage: int = 75
     memory_spike_percentage: int = 20
+    # While tail sampling is on: one OTLP endpoint per gateway pod, in pod order (see pipelines.affinity);
+    # traces go to the pod owning their trace ID. Empty: every signal goes to ``gateway_endpoint``.
+    gateway_pods: tuple[str, ...] = ()
     log_level: str = "info"
     span_metrics_flush: str = "15s"
 
 
-@dataclass
-class CollectorConfig:
-    """A rendered collector config and what became of each destination."""
-
-    config: dict[str, Any]
-    results: dict[str, DestinationResult] = field(default_factory=dict)
-    secret_env: dict[str, SecretKeyRef] = field(default_factory=dict)
-    signals: list[Signal] = field(default_factory=list)
-
-    def yaml(self) -> str:
-        return yaml.safe_dump(self.config, sort_keys=False, width=1000)
-
-    def env(self) -> list[dict[str, Any]]:
-        """Container ``env`` entries feeding every secret field from its Secret key."""
-        return [
-            {"name": name, "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}}}
-            for name, ref in sorted(self.secret_env.items())
-        ]
-
-    @property
-    def secrets(self) -> list[str]:
-        """Names of the Secrets the collector reads (feed them with :meth:`env`, not ``envFrom``)."""
-        return sorted({ref.secret for ref in self.secret_env.values()})
-
-    @property
-    def configured(self) -> list[str]:
-        return sorted(name for name, r in self.results.items() if r.configured)
-
-    @property
-    def problems(self) -> dict[str, str]:
-        """Destination name -> why it is not in the config."""
-        return {name: r.message for name, r in self.results.items() if not r.configured}
+def _limiter(options: NodeOptions) -> dict[str, Any]:
+    if options.sizing is not None:
+        return options.sizing.memory_limiter()
+    return percentage_limiter(options.memory_limit_percentage, options.memory_spike_percentage)
 
 
-def _otlp_receiver(listen: Listen, *, max_recv_mib: int | None = None) -> dict[str, Any]:
-    grpc: dict[str, Any] = {"endpoint": f"{listen.host}:{listen.otlp_grpc_port}"}
-    if max_recv_mib:
-        grpc["max_recv_msg_size_mib"] = max_recv_mib
-        # node collectors hold one long-lived connection each: ageing it out makes them reconnect, so
-        # new gateway replicas get their share after a scale-up
-        grpc["keepalive"] = {
-            "server_parameters": {"max_connection_age": "60s", "max_connection_age_grace": "10s"}
-        }
-    return {"protocols": {"grpc": grpc, "http": {"endpoint": f"{listen.host}:{listen.otlp_http_port}"}}}
-
-
-def _memory_limiter(limit: int, spike: int) -> dict[str, Any]:
-    return {"check_interval": "1s", "limit_percentage": limit, "spike_limit_percentage": spike}
-
-
-def _telemetry(listen: Listen, level: str) -> dict[str, Any]:
-    reader = {"pull": {"exporter": {"prometheus": {"host": listen.host, "port": listen.metrics_port}}}}
-    return {"logs": {"level": level}, "metrics": {"level": "normal", "readers": [reader]}}
-
-
-def _health(listen: Listen) -> dict[str, Any]:
-    return {"endpoint": f"{listen.host}:{listen.health_port}"}
-
-
-def _discard_pipelines(receiver: str) -> dict[str, Any]:
-    """With nothing to export, keep the receiver up and drop what arrives (the collector needs a pipeline)."""
-    return {
-        f"{s}/discard": {"receivers": [receiver], "exporters": [components.name("exporters", NOP)]}
-        for s in SIGNALS
-    }
-
-
-def gateway_from_plan(planned: Plan, options: GatewayOptions = GatewayOptions()) -> CollectorConfig:
-    listen = options.listen
-    limiter = components.name("processors", "memory_limiter")
-    health = components.name("extensions", "health_check")
-    processors: dict[str, Any] = {
-        limiter: _memory_limiter(options.memory_limit_percentage, options.memory_spike_percentage)
-    }
-    exporters: dict[str, Any] = {}
-    extensions: dict[str, Any] = {health: _health(listen)}
-    pipelines: dict[str, Any] = {}
-    for item in planned.rendered:
-        exporters.update(item.exporters)
-        extensions.update(item.extensions)
-        processors.update(item.processors)
-        for pipeline_id, (procs, exps) in item.pipelines.items():
-            if "batch" in procs:
-                processors.setdefault(components.name("processors", "batch"), {})
-            pipelines[pipeline_id] = {
-                "receivers": ["otlp"],
-                "processors": [limiter, *procs],
-                "exporters": exps,
-            }
-    if not pipelines:
-        exporters[components.name("exporters", NOP)] = {}
-        pipelines = _discard_pipelines("otlp")
-    config = {
-        "receivers": {"otlp": _otlp_receiver(listen, max_recv_mib=128)},
-        "processors": processors,
-        "exporters": exporters,
-        "extensions": extensions,
-        "service": {
-            "extensions": list(extensions),
-            "pipelines": pipelines,
-            "telemetry": _telemetry(listen, options.log_level),
-        },
-    }
-    return CollectorConfig(
-        config=config,
-        results=planned.results,
-        secret_env=planned.secret_env,
-        signals=sorted(planned.signals(), key=SIGNALS.index),
-    )
-
-
-def render_gateway(
-    destinations: Iterable[Destination | Mapping[str, Any]],
-    *,
-    options: GatewayOptions = GatewayOptions(),
-    secret_keys: Mapping[str, Collection[str]] | None = None,
-) -> CollectorConfig:
-    """The gateway config for ``destinations`` and a result per destination (for its status)."""
-    return gateway_from_plan(plan(destinations, secret_keys=secret_keys), options)
-
-
-def _k8sattributes(mode: str, node_env: str, auth: str) -> dict[str, Any]:
+def _k8sattributes(
+    mode: str, node_env: str, auth: str, extra: Mapping[str, list[dict[str, Any]]] | None = None
+) -> dict[str, Any]:
     if mode == "passthrough":
         return {"passthrough": True}
     workload_attrs = sorted(set(constants.WORKLOAD_ATTRIBUTE.values()))
@@ -224,7 +97,9 @@ def _k8sattributes(mode: str, node_env: str, auth: str) -> dict[str, Any]:
                     "k8s.pod.start_time",
                     *workload_attrs,
                 }
-            )
+            ),
+            **({"labels": list(extra["labels"])} if extra and extra.get("labels") else {}),
+            **({"annotations": list(extra["annotations"])} if extra and extra.get("annotations") else {}),
         },
         "pod_association": [
             {"sources": [{"from": "resource_attribute", "name": constants.ATTR_POD_UID}]},
@@ -282,6 +157,7 @@ def node_for_signals(
     host_metrics: bool = False,
     span_metrics: bool = False,
     options: NodeOptions = NodeOptions(),
+    kubernetes_extract: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> CollectorConfig:
     """The node collector config for the signals the gateway wants (e.g. a CollectorsGroup's).
 
@@ -291,13 +167,13 @@ def node_for_signals(
     listen = options.listen
     signals = sorted(set(signals), key=SIGNALS.index)
     limiter = components.name("processors", "memory_limiter")
-    processors: dict[str, Any] = {
-        limiter: _memory_limiter(options.memory_limit_percentage, options.memory_spike_percentage)
-    }
+    processors: dict[str, Any] = {limiter: _limiter(options)}
     chain = [limiter]
     if options.kubernetes != "off":
         k8s = components.name("processors", "k8sattributes")
-        processors[k8s] = _k8sattributes(options.kubernetes, options.node_name_env, options.kube_auth)
+        processors[k8s] = _k8sattributes(
+            options.kubernetes, options.node_name_env, options.kube_auth, kubernetes_extract
+        )
         chain.append(k8s)
     detection = components.name("processors", "resourcedetection")
     processors[detection] = {"detectors": list(options.detectors), "timeout": "2s", "override": False}
@@ -316,15 +192,31 @@ def node_for_signals(
     exporter: dict[str, Any] = {"endpoint": options.gateway_endpoint, "sending_queue": {"batch": {}}}
     if options.gateway_insecure:
         exporter["tls"] = {"insecure": True}
-    receivers: dict[str, Any] = {"otlp": _otlp_receiver(listen)}
+    receivers: dict[str, Any] = {"otlp": otlp_receiver(listen)}
     connectors: dict[str, Any] = {}
     spans = components.name("connectors", "spanmetrics")
     if span_metrics and "metrics" in signals:
         connectors[spans] = _span_metrics(options)
     pipelines: dict[str, Any] = {}
+    affinity = bool(options.gateway_pods) and "traces" in signals
+    exporters: dict[str, Any] = {gateway: exporter}
     for signal in SIGNALS:
         inputs = ["otlp"]
         outputs = [gateway] if signal in signals else []
+        if signal == "traces" and affinity:
+            outputs = []
+            owners = affinity_rules.buckets(len(options.gateway_pods))
+            for index, (endpoint, bucket) in enumerate(zip(options.gateway_pods, owners, strict=True)):
+                pod_exporter = f"{components.name('exporters', 'otlp_grpc')}/gateway-{index}"
+                exporters[pod_exporter] = {**exporter, "endpoint": endpoint}
+                keep = f"{components.name('processors', 'filter')}/trace-affinity-{index}"
+                processors[keep] = affinity_rules.keep_only(bucket)
+                pipelines[f"traces/gateway-{index}"] = {
+                    "receivers": ["otlp"],
+                    "processors": [*chain, keep],
+                    "exporters": [pod_exporter, *([spans] if connectors else [])],
+                }
+            continue
         if signal == "traces" and connectors:
             outputs.append(spans)
         if not outputs:
@@ -340,35 +232,41 @@ def node_for_signals(
             receivers[name] = _hostmetrics(options)
             inputs.append(name)
         pipelines[signal] = {"receivers": inputs, "processors": list(chain), "exporters": outputs}
-    exporters: dict[str, Any] = {gateway: exporter}
+    if gateway not in {e for p in pipelines.values() for e in p["exporters"]}:
+        exporters.pop(gateway)
     if not pipelines:
         exporters = {components.name("exporters", NOP): {}}
         processors = {}
-        pipelines = _discard_pipelines("otlp")
-    health = components.name("extensions", "health_check")
+        pipelines = discard_pipelines("otlp")
+    extensions = {components.name("extensions", "health_check"): health(listen)}
     config = {
         "receivers": receivers,
         "processors": processors,
         **({"connectors": connectors} if connectors else {}),
         "exporters": exporters,
-        "extensions": {health: _health(listen)},
-        "service": {
-            "extensions": [health],
-            "pipelines": pipelines,
-            "telemetry": _telemetry(listen, options.log_level),
-        },
+        "extensions": extensions,
+        "service": service(extensions, pipelines, listen, options.log_level),
     }
     return CollectorConfig(config=config, signals=list(signals))
 
 
-def node_from_plan(planned: Plan, options: NodeOptions = NodeOptions()) -> CollectorConfig:
+def node_from_plan(
+    planned: Plan, options: NodeOptions = NodeOptions(), actions: action_rules.ActionsPlan | None = None
+) -> CollectorConfig:
+    actions = actions or action_rules.ActionsPlan()
     rendered = node_for_signals(
         planned.signals(),
         host_metrics=_wants_host_metrics(planned),
         span_metrics=_wants_span_metrics(planned),
         options=options,
+        kubernetes_extract=actions.kubernetes_extract(),
     )
     rendered.results = planned.results
+    rendered.actions = {
+        n: r
+        for n, r in actions.results.items()
+        if any(a.name == n and a.kubernetes for a in actions.rendered)
+    }
     return rendered
 
 
@@ -384,7 +282,10 @@ def _wants_host_metrics(planned: Plan) -> bool:
 
 
 def render_node(
-    destinations: Iterable[Destination | Mapping[str, Any]], *, options: NodeOptions = NodeOptions()
+    destinations: Iterable[Destination | Mapping[str, Any]],
+    *,
+    actions: Iterable[Action | Mapping[str, Any]] = (),
+    options: NodeOptions = NodeOptions(),
 ) -> CollectorConfig:
     """The node collector config: receives what the configured destinations need, sends it to the gateway."""
-    return node_from_plan(plan(destinations), options)
+    return node_from_plan(plan(destinations), options, action_rules.plan(actions))

@@ -2,6 +2,7 @@
 
 UiError
  ├── NotFound        the page's object does not exist (404)
+ ├── BadRequest      a form or query the UI cannot use (422)
  ├── Forbidden       read-only mode, or a missing or wrong CSRF token (403)
  └── WriteFailed     the API server refused a write; carries the server's message (409/422/502)
 """
@@ -17,6 +18,10 @@ class UiError(Exception):
 
 class NotFound(UiError):
     status_code = 404
+
+
+class BadRequest(UiError):
+    status_code = 422
 
 
 class Forbidden(UiError):

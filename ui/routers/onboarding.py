@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from controllers import optin
 from ui import dependencies, drafts, rendering, writing
 from ui.cluster import Cluster
-from ui.errors import NotFound
+from ui.errors import BadRequest, NotFound
 from ui.routers import destinations as dest_routes
 from ui.views import settings as settings_view
 from ui.views import sources
@@ -90,7 +90,7 @@ async def choose_sources(request: Request, cluster: Cluster = Depends(dependenci
             or parts[1] not in optin.WATCHED_KINDS
             or cluster.workload(parts[1], parts[0], parts[2]) is None
         ):
-            raise NotFound(f"no workload {value!r} (expected namespace/Kind/name of an existing workload)")
+            raise BadRequest(f"no workload {value!r} (expected namespace/Kind/name of an existing workload)")
         targets.append(parts)
     for ns in chosen_ns:
         writing.set_namespace_instrumentation(cluster, ns, "enabled")

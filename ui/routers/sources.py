@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from controllers import optin
 from ui import dependencies, rendering, writing
 from ui.cluster import Cluster
-from ui.errors import NotFound
+from ui.errors import BadRequest, NotFound
 from ui.settings import Settings
 from ui.views import sources
 
@@ -79,7 +79,7 @@ def _workload_or_404(cluster: Cluster, namespace: str, kind: str, name: str) -> 
 
 def _state(state: str) -> str:
     if state not in writing.ANNOTATION_STATES:
-        raise NotFound(f"state must be one of {', '.join(writing.ANNOTATION_STATES)}")
+        raise BadRequest(f"state must be one of {', '.join(writing.ANNOTATION_STATES)}")
     return state
 
 

@@ -85,7 +85,9 @@ def restore_config(admin_api: Api, system_namespace: str) -> Iterator[None]:
     admin_api.delete(CONFIGMAPS, system_namespace, constants.CONFIG_MAP)
     if before is not None:
         admin_api.create(
-            CONFIGMAPS, system_namespace, {"metadata": {"name": constants.CONFIG_MAP}, "data": before.get("data") or {}}
+            CONFIGMAPS,
+            system_namespace,
+            {"metadata": {"name": constants.CONFIG_MAP}, "data": before.get("data") or {}},
         )
 
 
@@ -102,7 +104,9 @@ def test_every_page_renders_with_security_headers(client: TestClient, path: str)
     assert "frame-ancestors 'none'" in csp
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["x-content-type-options"] == "nosniff"
-    assert "<script>" not in response.text and " style=" not in response.text and "onclick" not in response.text
+    assert (
+        "<script>" not in response.text and " style=" not in response.text and "onclick" not in response.text
+    )
 
 
 def test_home_sends_a_fresh_cluster_to_onboarding(client: TestClient, ui_cluster: Cluster) -> None:
@@ -166,19 +170,31 @@ def test_state_changes_need_the_csrf_token(
 ) -> None:
     name = _name("csrf")
     destination_names.append(name)
-    form = {"name": name, "signals": "traces", "f.DATADOG_SITE": "otlp.datadoghq.eu", "f.DATADOG_API_KEY": CANARY}
+    form = {
+        "name": name,
+        "signals": "traces",
+        "f.DATADOG_SITE": "otlp.datadoghq.eu",
+        "f.DATADOG_API_KEY": CANARY,
+    }
     fresh = TestClient(client.app, base_url="http://127.0.0.1:3000")
     assert fresh.post("/destinations/new/datadog", data=form).status_code == 403  # no cookie at all
     token = csrf_of(client)
     assert client.post("/destinations/new/datadog", data=form).status_code == 403  # cookie, no token
     assert client.post("/destinations/new/datadog", data={**form, "csrf_token": "0" * 64}).status_code == 403
-    assert client.post("/settings", data={"f.mode": "opt-out"}, headers={"X-CSRF-Token": "nope"}).status_code == 403
+    assert (
+        client.post("/settings", data={"f.mode": "opt-out"}, headers={"X-CSRF-Token": "nope"}).status_code
+        == 403
+    )
     foreign = client.post(
-        "/destinations/new/datadog", data={**form, "csrf_token": token}, headers={"Origin": "https://evil.example"}
+        "/destinations/new/datadog",
+        data={**form, "csrf_token": token},
+        headers={"Origin": "https://evil.example"},
     )
     assert foreign.status_code == 403
     cross = client.post(
-        "/destinations/new/datadog", data={**form, "csrf_token": token}, headers={"Sec-Fetch-Site": "cross-site"}
+        "/destinations/new/datadog",
+        data={**form, "csrf_token": token},
+        headers={"Sec-Fetch-Site": "cross-site"},
     )
     assert cross.status_code == 403
     assert admin_api.get(DESTINATIONS, system_namespace, name) is None
@@ -191,7 +207,10 @@ def test_the_csrf_cookie_is_strict_and_http_only(client: TestClient) -> None:
 
 
 def test_read_only_hides_and_refuses_every_write(
-    make_client: Callable[..., TestClient], admin_api: Api, system_namespace: str, make_namespace: Callable[..., str]
+    make_client: Callable[..., TestClient],
+    admin_api: Api,
+    system_namespace: str,
+    make_namespace: Callable[..., str],
 ) -> None:
     ns = make_namespace()
     client = make_client(Settings(read_only=True))
@@ -263,7 +282,9 @@ def test_create_edit_disable_delete_a_datadog_destination(
     )  # fmt: skip
     assert saved.status_code == 303, saved.text[:800]
     dest = admin_api.get(DESTINATIONS, system_namespace, name) or {}
-    assert dest["spec"]["data"] == {"DATADOG_SITE": "otlp.us5.datadoghq.com"} and dest["spec"]["signals"] == ["traces"]
+    assert dest["spec"]["data"] == {"DATADOG_SITE": "otlp.us5.datadoghq.com"} and dest["spec"]["signals"] == [
+        "traces"
+    ]
     assert _secret_value(admin_api, system_namespace, secret_name, "DATADOG_API_KEY") == CANARY
 
     # typing a new key replaces it
@@ -310,7 +331,8 @@ def test_a_missing_required_field_is_shown_beside_it_and_nothing_is_created(
 def test_every_problem_is_reported_at_once(client: TestClient) -> None:
     token = csrf_of(client)
     response = client.post(
-        "/destinations/new/datadog", data={"csrf_token": token, "name": "Not A Name!", "f.DATADOG_SITE": "nope"}
+        "/destinations/new/datadog",
+        data={"csrf_token": token, "name": "Not A Name!", "f.DATADOG_SITE": "nope"},
     )
     assert response.status_code == 422
     assert 'id="dest-name-error"' in response.text
@@ -408,7 +430,9 @@ def test_test_connection_of_an_invalid_form_says_what_is_missing(client: TestCli
         "/destinations/new/otlphttp/test", data={"csrf_token": csrf_of(client), "signals": "traces"},
         headers={"HX-Request": "true"},
     )  # fmt: skip
-    assert response.status_code == 200 and "invalid" in response.text and "OTLP_HTTP_ENDPOINT" in response.text
+    assert (
+        response.status_code == 200 and "invalid" in response.text and "OTLP_HTTP_ENDPOINT" in response.text
+    )
 
 
 def test_test_connection_to_a_closed_port_says_unreachable(client: TestClient) -> None:
@@ -435,9 +459,13 @@ def test_toggles_write_the_annotation_and_answer_with_the_row(
     token = csrf_of(client)
     htmx = {"HX-Request": "true", "X-CSRF-Token": token}
 
-    row = client.post(f"/sources/{ns}/Deployment/{name}/instrumentation", data={"state": "enabled"}, headers=htmx)
+    row = client.post(
+        f"/sources/{ns}/Deployment/{name}/instrumentation", data={"state": "enabled"}, headers=htmx
+    )
     assert row.status_code == 200 and row.text.lstrip().startswith("<tr")
-    assert "WorkloadAnnotation" in row.text and 'aria-pressed="true" aria-label="Enable Deployment' in row.text
+    assert (
+        "WorkloadAnnotation" in row.text and 'aria-pressed="true" aria-label="Enable Deployment' in row.text
+    )
     workload = admin_api.get(DEPLOYMENTS, ns, name) or {}
     assert workload["metadata"]["annotations"][constants.ANNOTATION_INSTRUMENTATION] == "enabled"
 
@@ -445,7 +473,9 @@ def test_toggles_write_the_annotation_and_answer_with_the_row(
     workload = admin_api.get(DEPLOYMENTS, ns, name) or {}
     assert constants.ANNOTATION_INSTRUMENTATION not in (workload["metadata"].get("annotations") or {})
 
-    ns_row = client.post(f"/sources/namespaces/{ns}/instrumentation", data={"state": "disabled"}, headers=htmx)
+    ns_row = client.post(
+        f"/sources/namespaces/{ns}/instrumentation", data={"state": "disabled"}, headers=htmx
+    )
     assert ns_row.status_code == 200 and f'id="ns-{ns}"' in ns_row.text
     namespace = admin_api.get(NAMESPACES, None, ns) or {}
     assert namespace["metadata"]["annotations"][constants.ANNOTATION_INSTRUMENTATION] == "disabled"
@@ -458,11 +488,15 @@ def test_toggles_write_the_annotation_and_answer_with_the_row(
     )  # fmt: skip
     assert plain.status_code == 303 and plain.headers["location"] == f"/sources/{ns}/Deployment/{name}"
 
-    bad = client.post(f"/sources/{ns}/Deployment/{name}/instrumentation", data={"state": "maybe"}, headers=htmx)
+    bad = client.post(
+        f"/sources/{ns}/Deployment/{name}/instrumentation", data={"state": "maybe"}, headers=htmx
+    )
     assert bad.status_code == 422
     missing = client.post(f"/sources/{ns}/Deployment/{name}/instrumentation", data={}, headers=htmx)
     assert missing.status_code == 422
-    gone = client.post("/sources/namespaces/no-such-ns/instrumentation", data={"state": "enabled"}, headers=htmx)
+    gone = client.post(
+        "/sources/namespaces/no-such-ns/instrumentation", data={"state": "enabled"}, headers=htmx
+    )
     assert gone.status_code == 404
 
     recover = client.post(f"/sources/{ns}/Deployment/{name}/recover", headers=htmx, follow_redirects=False)
@@ -472,13 +506,16 @@ def test_toggles_write_the_annotation_and_answer_with_the_row(
 
 
 def test_sources_filter_and_paginate(
-    make_client: Callable[..., TestClient], admin_api: Api, make_namespace: Callable[..., str], ui_cluster: Cluster
+    make_client: Callable[..., TestClient],
+    admin_api: Api,
+    make_namespace: Callable[..., str],
+    ui_cluster: Cluster,
 ) -> None:
     ns = make_namespace(annotations={constants.ANNOTATION_INSTRUMENTATION: "enabled"})
     for i in range(7):
         admin_api.create(DEPLOYMENTS, ns, _deployment(ns, f"svc-{i}"))
-    wait_for("7 deployments in the cache", lambda: len([w for w in ui_cluster.all_workloads()
-                                                        if w["metadata"]["namespace"] == ns]) == 7)  # fmt: skip
+    mine = lambda: [w for w in ui_cluster.all_workloads() if w["metadata"]["namespace"] == ns]  # noqa: E731
+    wait_for("7 deployments in the cache", lambda: len(mine()) == 7)
     client = make_client(Settings(page_size=5))
     first = client.get(f"/sources/table?namespace={ns}", headers={"HX-Request": "true"})
     assert first.headers["hx-push-url"] == f"/sources?namespace={ns}"
@@ -516,7 +553,9 @@ def test_settings_save_and_validation_errors_beside_the_field(
     wait_for("the live configuration", lambda: ui_cluster.config.mode == "opt-out", 30)
     assert 'value="registry.example/hodegos"' in client.get("/settings").text
 
-    bad = client.post("/settings", data={**form, "f.rollout.maxConcurrent": "0", "f.defaultSampler.argument": "2"})
+    bad = client.post(
+        "/settings", data={**form, "f.rollout.maxConcurrent": "0", "f.defaultSampler.argument": "2"}
+    )
     assert bad.status_code == 422
     assert re.search(r'id="f-rollout.maxConcurrent-error">[^<]*greater than or equal to 1', bad.text)
     assert 'id="f-defaultSampler.argument-error"' in bad.text
@@ -528,7 +567,9 @@ def test_onboarding_mode_writes_the_config_and_bad_input_is_refused(
     client: TestClient, admin_api: Api, system_namespace: str, restore_config: None
 ) -> None:
     token = csrf_of(client)
-    response = client.post("/onboarding/mode", data={"csrf_token": token, "mode": "opt-in"}, follow_redirects=False)
+    response = client.post(
+        "/onboarding/mode", data={"csrf_token": token, "mode": "opt-in"}, follow_redirects=False
+    )
     assert response.status_code == 303 and response.headers["location"] == "/onboarding/sources"
     cm = admin_api.get(CONFIGMAPS, system_namespace, constants.CONFIG_MAP) or {}
     assert yaml.safe_load(cm["data"]["config.yaml"])["mode"] == "opt-in"

@@ -111,7 +111,7 @@ def main() -> int:
     def say(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
-    result = lifecycle.up(args.cluster, nodes=4, port=args.port, build=False, progress=say)
+    result = lifecycle.up(args.cluster, nodes=0, fake_nodes=4, port=args.port, build=False, progress=say)
     lay, ports = Layout.for_name(args.cluster), Ports(int(result.status["server"].rsplit(":", 1)[1]))
     hosted = webhook_host.up(args.cluster, args.webhook_port)
     say(f"webhook at {hosted.url}")

@@ -89,7 +89,7 @@ def main() -> int:
     args = parser.parse_args()
 
     print(f"cluster {args.cluster}: starting", flush=True)
-    result = lifecycle.up(args.cluster, nodes=args.nodes, port=args.port, build=False)
+    result = lifecycle.up(args.cluster, nodes=0, fake_nodes=args.nodes, port=args.port, build=False)
     lay = Layout.for_name(args.cluster)
     ports = Ports(args.port)
     admin_path = lay.admin_kubeconfig

@@ -119,7 +119,8 @@ def kube_cluster() -> Iterator[KubeCluster]:
     with records.locked(lay):
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
-    result = lifecycle.up(TEST_CLUSTER, nodes=2, port=TEST_PORT, build=False)
+    # The suite needs many pods on cheap nodes: kwok (fake) nodes; real-node tests make clusters of their own.
+    result = lifecycle.up(TEST_CLUSTER, nodes=0, fake_nodes=2, port=TEST_PORT, build=False)
     cluster = KubeCluster(
         name=TEST_CLUSTER,
         server=result.status["server"],

@@ -102,7 +102,7 @@ PAUSE_IMAGE = f"localhost/hodegos/pause:{cluster.KUBERNETES_VERSION}"
 COREDNS_IMAGE = f"localhost/hodegos/coredns:{COREDNS_VERSION}"
 METRICS_SERVER_IMAGE = f"localhost/hodegos/metrics-server:{METRICS_SERVER_VERSION}"
 BUSYBOX_IMAGE = "localhost/hodegos/busybox:latest"
-IMAGE_RECIPE = "1"  # bump when the image layout below changes
+IMAGE_RECIPE = "2"  # bump when the image layout below changes
 
 
 @dataclass(frozen=True)
@@ -180,8 +180,7 @@ def _busybox_entries() -> list[images.Entry]:
     entries = [images.Entry("bin/busybox", 0o755, source=BUSYBOX)]
     for applet in sorted(set(listed.split())):
         if applet != "bin/busybox":
-            depth = applet.count("/")
-            entries.append(images.Entry(applet, link="../" * (depth - 1) + "bin/busybox"))
+            entries.append(images.Entry(applet, link="/bin/busybox"))
     for directory in ("tmp", "proc", "sys", "dev", "etc", "root", "var"):
         entries.append(images.Entry(directory, 0o1777 if directory == "tmp" else 0o755, directory=True))
     entries.append(

@@ -53,7 +53,9 @@ def life_cluster() -> Iterator[Layout]:
 
 
 def test_up_status_idempotence_restart_and_down(life_cluster: Layout) -> None:
-    started = hodegos("up", "--name", NAME, "--port", str(PORT), "--nodes", "1", "--no-build", "-q")
+    started = hodegos(
+        "up", "--name", NAME, "--port", str(PORT), "--nodes", "0", "--fake-nodes", "1", "--no-build", "-q"
+    )
     assert started.returncode == 0, started.stderr
     assert Path(started.stdout.strip()) == life_cluster.admin_kubeconfig
     code, report = _status()
@@ -66,7 +68,7 @@ def test_up_status_idempotence_restart_and_down(life_cluster: Layout) -> None:
     assert again.returncode == 0 and "already up" in again.stderr
     assert _pids(_status()[1]) == first
 
-    # --nodes is reconciled on a running cluster, both ways.
+    # --fake-nodes is reconciled on a running cluster, both ways.
     kubectl = [str(tools.KUBERNETES.path("kubectl")), f"--kubeconfig={life_cluster.admin_kubeconfig}"]
 
     def node_names() -> list[str]:
@@ -75,10 +77,15 @@ def test_up_status_idempotence_restart_and_down(life_cluster: Layout) -> None:
         )
         return listed.stdout.split()
 
-    assert hodegos("up", "--name", NAME, "--nodes", "2", "--no-build", "-q").returncode == 0
+    assert hodegos("up", "--name", NAME, "--fake-nodes", "2", "--no-build", "-q").returncode == 0
     assert node_names() == [f"node/{NAME}-node-1", f"node/{NAME}-node-2"]
-    assert _status()[1]["nodes"] == 2
-    assert hodegos("up", "--name", NAME, "--nodes", "1", "--no-build", "-q").returncode == 0
+    report = _status()[1]
+    assert (report["fakeNodes"], report["realNodes"]) == (2, 0)
+    assert [(n["name"], n["type"], n["ready"]) for n in report["nodes"]] == [
+        (f"{NAME}-node-1", "fake", True),
+        (f"{NAME}-node-2", "fake", True),
+    ]
+    assert hodegos("up", "--name", NAME, "--fake-nodes", "1", "--no-build", "-q").returncode == 0
     assert node_names() == [f"node/{NAME}-node-1"]
     assert _pids(_status()[1]) == first
 

@@ -233,7 +233,12 @@ def test_subprocess_cli_help() -> None:
     [
         (["down", "--name", "BAD"], "invalid cluster name 'BAD'"),
         (["kubeconfig", "--name", "BAD"], "invalid cluster name 'BAD'"),
-        (["up", "--name", "ok", "--nodes", "0", "--no-build"], "--nodes must be between 1 and 100"),
+        (["up", "--name", "ok", "--nodes", "21", "--no-build"], "--nodes must be between 0 and 20"),
+        (
+            ["up", "--name", "ok", "--fake-nodes", "-1", "--no-build"],
+            "--fake-nodes must be between 0 and 100",
+        ),
+        (["load", "--name", "ok", "/nonexistent.tar"], "no local cluster named 'ok'"),
         (["up", "--name", "ok", "--port", "80", "--no-build"], "port 80 is outside 1024-65530"),
         (["status", "--name", "never-started"], "no local cluster named 'never-started'"),
     ],
@@ -258,7 +263,9 @@ def test_list_shows_recorded_clusters_and_their_phase(state_root: Path) -> None:
 
     assert listed() == []
     lay = Layout.for_name("gone")
-    record = state.ClusterState("gone", Ports(31000), 2)
+    record = state.ClusterState("gone", Ports(31000), 1, fake_nodes=2)
     record.record(processes.Started("etcd", 999_999_999, 1, ("etcd",), "/x"))  # no such process
     state.save(lay, record)
-    assert [(c["name"], c["phase"], c["nodes"]) for c in listed()] == [("gone", "Stopped", 2)]
+    assert [(c["name"], c["phase"], c["realNodes"], c["fakeNodes"]) for c in listed()] == [
+        ("gone", "Stopped", 1, 2)
+    ]

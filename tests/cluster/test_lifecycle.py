@@ -81,7 +81,8 @@ def test_up_status_idempotence_restart_and_down(life_cluster: Layout) -> None:
     assert node_names() == [f"node/{NAME}-node-1", f"node/{NAME}-node-2"]
     report = _status()[1]
     assert (report["fakeNodes"], report["realNodes"]) == (2, 0)
-    assert [(n["name"], n["type"], n["ready"]) for n in report["nodes"]] == [
+    rows: list[dict[str, object]] = report["nodes"]  # type: ignore[assignment]
+    assert [(n["name"], n["type"], n["ready"]) for n in rows] == [
         (f"{NAME}-node-1", "fake", True),
         (f"{NAME}-node-2", "fake", True),
     ]

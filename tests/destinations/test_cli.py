@@ -124,7 +124,7 @@ def test_collector_config_bad_input(tmp_path: Path) -> None:
 def test_destination_test_command(tmp_path: Path) -> None:
     import base64
 
-    from tests.destinations.receivers import free_port, http_receiver
+    from harness.otlp import free_port, http_receiver
 
     expected = "Basic " + base64.b64encode(f"u:{CANARY}".encode()).decode()
     with http_receiver(require_header=("Authorization", expected)) as (url, _):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from destinations import test_connection as check_connection
-from tests.destinations.receivers import free_port, grpc_receiver, http_receiver, self_signed
+from harness.otlp import free_port, grpc_receiver, http_receiver, self_signed
 
 KEY = "canary-test-connection-key"
 

@@ -28,8 +28,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from pipelines import GatewayOptions, Listen, LogSource, NodeOptions, render_gateway, render_node
-from tests.destinations.collectors import running
-from tests.destinations.receivers import Recorder, free_port, http_receiver
+from harness.collectors import running
+from harness.otlp import Recorder, free_port, http_receiver
 
 pytestmark = pytest.mark.collector
 

@@ -138,11 +138,23 @@ class Rollback(Model):
     time: datetime | None = None
 
 
+class SpanLoss(Model):
+    """One node agent's report of the Go spans its eBPF tracer lost for this workload (only it writes it)."""
+
+    dropping: bool  # spans were lost within the agent's quiet period (a minute)
+    spans_lost: int = Field(default=0, ge=0)  # since that agent started tracing the workload's pods
+    reasons: dict[str, int] = Field(default_factory=dict)  # ring_buffer_full, export_failed, ...
+    last_loss_time: datetime | None = None
+    message: str = ""
+
+
 class InstrumentedApplicationStatus(Model):
     observed_generation: int | None = None
     containers: list[ContainerRuntime] = Field(default_factory=list)
     rollback: Rollback | None = None
     conditions: list[Condition] = Field(default_factory=list)
+    # Node name -> that node agent's report; a map so each agent merge-patches its own key only.
+    span_loss: dict[str, SpanLoss] = Field(default_factory=dict)
 
 
 class InstrumentedApplication(Model):

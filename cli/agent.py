@@ -1,8 +1,10 @@
 """`hodegos agent ...` commands: the node agent.
 
 - ``detect``: print what runs in one process (``--pid``) or every process (``--all``), as JSON or YAML.
-- ``run``: the node agent loop: watch this node's pods and record detections in InstrumentedApplications.
-- ``trace``: lives with the eBPF tracer (see ``ebpf/``).
+- ``run``: the node agent loop: watch this node's pods and record detections in InstrumentedApplications;
+  trace labelled Go containers with eBPF, serve the tracer's counters on ``/metrics`` and report span
+  losses in the records' ``status.spanLoss``.
+- ``trace``: the eBPF tracer in the foreground for some processes, with its counters on stderr.
 """
 
 from __future__ import annotations
@@ -12,7 +14,11 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Mapping
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +28,9 @@ from api import constants
 from cli.output import Format, connect, emit, fail
 
 if TYPE_CHECKING:
-    from detector.tracing import GoTracing, Handle
+    from detector.tracing import GoTracing, Handle, LossReporter
+
+LOSS_REPORT_SECONDS = 15.0  # how often span losses are looked at for the records' status.spanLoss
 
 app = typer.Typer(help="Node agent: runtime detection and eBPF tracing.", no_args_is_help=True)
 
@@ -108,26 +116,84 @@ def detection_table(rows: list[dict[str, Any]], wide: bool = False) -> str:
     )
 
 
-def _go_tracing(endpoint: str) -> GoTracing | None:
+@dataclass
+class AgentTracing:
+    """The node agent's Go tracing: the registry of tracers, and its ``/metrics`` page."""
+
+    tracing: GoTracing
+    page: Callable[[], str]
+
+
+def metrics_page(exporter: object) -> str:
+    """The tracer's counters (and this process's memory and CPU) in the Prometheus text format."""
+    from ebpf import metrics, tracer
+
+    current = tracer.current()
+    snapshot = current.snapshot() if current is not None else metrics.idle_snapshot()
+    return metrics.render(snapshot, metrics.exporter_figures(exporter), metrics.process_figures())
+
+
+def _go_tracing(
+    endpoint: str, *, ring_pages: int | None = None, preload: bool = False
+) -> AgentTracing | None:
     """The eBPF tracer as the node agent uses it; ``None`` (detection only) when it cannot be loaded.
 
-    Imported by name: ``ebpf`` is optional at run time (BCC comes from the distribution), and the BPF
-    program is compiled on the first attach, whose errors are logged per container.
+    Imported by name: ``ebpf`` is optional at run time (BCC comes from the distribution). With
+    ``preload`` the program is loaded (from the compile cache, or compiled by the helper process) in the
+    background now, so the first Go pod does not wait for it; otherwise on the first attach. Either way
+    its errors are logged, and each container that cannot be traced says why.
     """
     from detector.tracing import GoTracing
 
+    log = logging.getLogger("hodegos.agent")
     try:
         ebpf: Any = importlib.import_module("ebpf")
     except ImportError as exc:
-        logging.getLogger("hodegos.agent").warning("Go tracing disabled: %s", exc)
+        log.warning("Go tracing disabled: %s", exc)
         return None
     exporter = ebpf.OtlpHttpExporter(endpoint)
+    options = {"ring_pages": ring_pages} if ring_pages else {}
+    ready = threading.Lock()
+
+    def load() -> Any:
+        with ready:
+            current = importlib.import_module("ebpf.tracer").current()
+            if current is not None:
+                return current
+            started = time.monotonic()
+            runtime = ebpf.configure(**options)
+            stats = runtime.stats
+            log.info(
+                "eBPF program ready in %.2fs (%s; %d compile(s)); ring buffer %d KiB",
+                time.monotonic() - started, stats.program_source, stats.compiles,
+                runtime.program.ring_bytes // 1024,
+            )  # fmt: skip
+            return runtime
+
+    def preload_runtime() -> None:
+        try:
+            load()
+        except Exception as exc:  # logged; each attach retries and reports it per container
+            log.warning("eBPF program not loaded: %s", exc)
+
+    if preload:
+        threading.Thread(target=preload_runtime, name="hodegos-ebpf-load", daemon=True).start()
 
     def attach(pid: int, resource: Mapping[str, str | int]) -> Handle:
-        handle: Handle = ebpf.attach(pid, resource, exporter)
+        handle: Handle = load().attach(pid, resource, exporter)
         return handle
 
-    return GoTracing(attach, on_close=exporter.close)
+    return AgentTracing(GoTracing(attach, on_close=exporter.close), lambda: metrics_page(exporter))
+
+
+def _report_losses(reporter: LossReporter, stop: threading.Event, every: float) -> None:
+    log = logging.getLogger("hodegos.agent")
+    while not stop.wait(every):
+        try:
+            for written in reporter.tick(datetime.now(UTC)):
+                log.info("span losses reported on %s", written)
+        except Exception:  # never stops the agent; the next tick tries again
+            log.exception("reporting span losses failed")
 
 
 @app.command("run")
@@ -150,13 +216,25 @@ def run(
     config_namespace: str = typer.Option(
         constants.NAMESPACE, "--config-namespace", help=f"Where the {constants.CONFIG_MAP} ConfigMap is."
     ),
+    metrics_address: str = typer.Option(
+        f"127.0.0.1:{constants.NODE_AGENT_METRICS_PORT}",
+        "--metrics-address",
+        help="Serve Prometheus /metrics (tracer spans, losses, compiles, attach times) on host:port; "
+        "'off' disables. Loopback by default: use 0.0.0.0:PORT for a scrape from elsewhere.",
+    ),
+    ring_buffer_pages: int = typer.Option(
+        0, "--ring-buffer-pages", min=0, help="eBPF ring buffer size in pages, a power of two (0: 256)."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details."),
 ) -> None:
     """Follow this node's pods; record each opted-in container's runtime in its InstrumentedApplication."""
     from detector.node import NodeAgent
+    from detector.tracing import LossReporter
+    from kube.resources import RECORDS
 
     if not node:
         fail(f"--node is required (or set {constants.ENV_NODE_NAME})")
+    _check_pages(ring_buffer_pages)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
@@ -165,7 +243,10 @@ def run(
         otlp_endpoint
         or f"http://{os.environ.get(constants.ENV_NODE_IP, '127.0.0.1')}:{constants.OTLP_HTTP_PORT}"
     )
-    tracing = _go_tracing(endpoint) if trace_go else None
+    traced = (
+        _go_tracing(endpoint, ring_pages=ring_buffer_pages or None, preload=not once) if trace_go else None
+    )
+    tracing = traced.tracing if traced else None
     agent = NodeAgent(api, node, proc, tracing=tracing, config_namespace=config_namespace)
     if once:
         try:
@@ -176,7 +257,29 @@ def run(
         finally:
             agent.close()
         return
+    server = None
+    if metrics_address != "off":
+        from ebpf.metrics import MetricsServer, idle_page
+
+        try:
+            server = MetricsServer(metrics_address, traced.page if traced else idle_page)
+        except (OSError, ValueError) as exc:
+            fail(f"cannot serve metrics on {metrics_address}: {exc}")
+        logging.getLogger("hodegos.agent").info("metrics on http://%s/metrics", server.address)
     stop = threading.Event()
+    if tracing is not None:
+
+        def patch(namespace: str, name: str, body: dict[str, Any]) -> None:
+            agent.records.remember(api.merge_patch(RECORDS, namespace, name, body, sub="status"))
+
+        def current(namespace: str, name: str) -> Mapping[str, Any] | None:
+            record = agent.records.get(namespace, name)
+            return (record or {}).get("status")
+
+        reporter = LossReporter(tracing, node, patch, current)
+        threading.Thread(
+            target=_report_losses, args=(reporter, stop, LOSS_REPORT_SECONDS), name="span-loss", daemon=True
+        ).start()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         agent.run(resync, stop)
@@ -185,13 +288,39 @@ def run(
     except TimeoutError as exc:
         fail(str(exc))
     finally:
+        stop.set()
         if tracing is not None:
             tracing.close()  # detach probes, send the spans already queued
+        if server is not None:
+            server.close()
+
+
+def _check_pages(pages: int) -> None:
+    if pages & (pages - 1):
+        fail(f"--ring-buffer-pages must be a power of two (64, 256, 1024...), not {pages}")
+
+
+def _loss_words(lost: Mapping[str, int]) -> str:
+    from detector.tracing import REASON_WORDS
+
+    return ", ".join(f"{REASON_WORDS.get(reason, reason)}: {n}" for reason, n in sorted(lost.items()) if n)
+
+
+def trace_summary(snapshot: Mapping[str, Any], exported: int, lost: Mapping[str, int]) -> str:
+    """One stderr line of counters (pure): spans, losses by reason, decode errors."""
+    stats = snapshot["runtime"]
+    total_lost = sum(lost.values())
+    line = (
+        f"{len(snapshot['tracers'])} traced, {exported} spans, {total_lost} lost"
+        + (f" ({_loss_words(lost)})" if total_lost else "")
+        + f", {stats['decode_errors']} decode errors"
+    )
+    return line
 
 
 @app.command("trace")
 def trace(
-    pid: int = typer.Option(..., "--pid", "-p", help="The Go process to trace."),
+    pid: list[int] = typer.Option(..., "--pid", "-p", help="A Go process to trace (repeatable)."),
     otlp_endpoint: str = typer.Option(
         None, "--otlp-endpoint", help="Export OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318)."
     ),
@@ -200,14 +329,27 @@ def trace(
     output: str = typer.Option("text", "--output", "-o", help="Console format: text or json (one per line)."),
     count: int = typer.Option(0, "--count", min=0, help="Stop after this many spans (0: no limit)."),
     timeout: float = typer.Option(0, "--timeout", min=0, help="Stop after this many seconds (0: no limit)."),
+    stats_every: float = typer.Option(
+        10, "--stats-interval", min=0, help="Seconds between counter lines on stderr (0: only at exit)."
+    ),
+    ring_buffer_pages: int = typer.Option(
+        0, "--ring-buffer-pages", min=0, help="eBPF ring buffer size in pages, a power of two (0: 256)."
+    ),
+    metrics_address: str = typer.Option(
+        None, "--metrics-address", help="Also serve Prometheus /metrics on host:port (e.g. 127.0.0.1:9470)."
+    ),
 ) -> None:
-    """Trace one Go process's net/http server and client in the foreground (eBPF uprobes)."""
-    import time
+    """Trace Go processes' net/http server and client in the foreground (eBPF uprobes).
 
+    Spans go to stdout (or --otlp-endpoint); counters go to stderr every --stats-interval seconds and at
+    exit, with every span lost and why (ring buffer full, export failures, undecodable records).
+    """
     import ebpf
+    from ebpf import metrics
 
     if output not in ("text", "json"):
         fail("--output must be text or json")
+    _check_pages(ring_buffer_pages)
     attributes: dict[str, str | int] = {}
     for item in resource or []:
         key, sep, value = item.partition("=")
@@ -216,50 +358,113 @@ def trace(
         attributes[key] = value
     if service_name:
         attributes[constants.ATTR_SERVICE_NAME] = service_name
-    sink: ebpf.Exporter = (
-        ebpf.OtlpHttpExporter(otlp_endpoint)
-        if otlp_endpoint
-        else ebpf.ConsoleExporter(as_json=output == "json")
-    )
+    try:
+        sink: ebpf.Exporter = (
+            ebpf.OtlpHttpExporter(otlp_endpoint)
+            if otlp_endpoint
+            else ebpf.ConsoleExporter(as_json=output == "json")
+        )
+    except ValueError as exc:
+        fail(str(exc))
     done = threading.Event()
     seen = 0
+    lock = threading.Lock()
 
     class Counting:
-        def export(self, spans: list[ebpf.Span], res: Mapping[str, str | int]) -> None:
+        def export(
+            self,
+            spans: list[ebpf.Span],
+            res: Mapping[str, str | int],
+            on_lost: Callable[[int, str], None] | None = None,
+        ) -> None:
             nonlocal seen
-            if count:
-                spans = spans[: max(0, count - seen)]
-            sink.export(spans, res)
-            seen += len(spans)
-            if count and seen >= count:
+            with lock:
+                if count:
+                    spans = spans[: max(0, count - seen)]
+                seen += len(spans)
+                reached = bool(count) and seen >= count
+            sink.export(spans, res, on_lost=on_lost)
+            if reached:
                 done.set()
 
         def close(self) -> None:
             sink.close()
 
+    started = time.monotonic()
+    tracers: list[ebpf.Tracer] = []
+
+    def _all_exited() -> None:
+        if all(t.state != "attached" for t in tracers):
+            done.set()
+
     try:
-        tracer = ebpf.attach(pid, attributes, Counting(), on_exit=lambda _t: done.set())
+        runtime = ebpf.configure(ring_pages=ring_buffer_pages or None, prefetch=tuple(pid))
+        for one in pid:
+            tracers.append(runtime.attach(one, attributes, Counting(), on_exit=lambda _t: _all_exited()))
     except ebpf.TracerError as exc:
         fail(str(exc))
-    plan = tracer.plan
+
+    stats = runtime.stats
+    program = (
+        "loaded from the compile cache"
+        if stats.program_source == "cache"
+        else f"compiled by the helper in {stats.compile_seconds:.2f}s"
+    )
+    for tracer in tracers:
+        plan = tracer.plan
+        typer.echo(
+            f"attached to pid {tracer.pid} in {tracer.attach_seconds:.2f}s: {plan.go_version}, "
+            f"{'stripped' if plan.stripped else 'symbols'}{', PIE' if plan.pie else ''}, offsets from "
+            f"{plan.offsets_source}, {plan.probe_sites} probe sites; "
+            f"propagation {tracer.propagation.mode}: {tracer.propagation.reason}",
+            err=True,
+        )
     typer.echo(
-        f"attached to pid {pid}: {plan.go_version}, {'stripped' if plan.stripped else 'symbols'}"
-        f"{', PIE' if plan.pie else ''}, offsets from {plan.offsets_source}, {plan.probe_sites} probe sites; "
-        f"propagation {tracer.propagation.mode}: {tracer.propagation.reason}",
+        f"program {program}; first attach {time.monotonic() - started:.2f}s after start; "
+        f"ring buffer {runtime.program.ring_bytes // 1024} KiB",
         err=True,
     )
+    server = None
+    if metrics_address:
+        try:
+            server = metrics.MetricsServer(metrics_address, lambda: metrics_page(sink))
+        except (OSError, ValueError) as exc:
+            fail(f"cannot serve metrics on {metrics_address}: {exc}")
+        typer.echo(f"metrics on http://{server.address}/metrics", err=True)
+
+    def counters() -> tuple[dict[str, Any], int, Counter[str]]:
+        snapshot = runtime.snapshot()
+        lost: Counter[str] = Counter()
+        for tracer in tracers:
+            lost.update(tracer.lost)
+        return snapshot, sum(t.spans_exported for t in tracers), lost
+
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     deadline = time.monotonic() + timeout if timeout else None
+    next_stats = time.monotonic() + stats_every if stats_every else None
     try:
         while not done.wait(0.2):
-            if deadline is not None and time.monotonic() >= deadline:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
                 break
+            if next_stats is not None and now >= next_stats:
+                next_stats = now + stats_every
+                typer.echo(f"hodegos: {trace_summary(*counters())}", err=True)
     except KeyboardInterrupt:
         pass
-    state = tracer.state
-    tracer.close()
+    states = {t.pid: t.state for t in tracers}
+    for tracer in tracers:
+        tracer.close()
     sink.close()
-    if state == "exited":
-        typer.echo(f"process {pid} exited; {seen} spans", err=True)
+    if server is not None:
+        server.close()
+    for one, state in states.items():
+        if state == "exited":
+            typer.echo(f"process {one} exited", err=True)
+    snapshot, exported, lost = counters()
+    typer.echo(f"hodegos: done: {trace_summary(snapshot, exported, lost)}; {seen} spans written", err=True)
+    if sum(lost.values()):
+        hint = " (a bigger --ring-buffer-pages helps)" if lost.get("ring_buffer_full") else ""
+        typer.echo(f"warning: {sum(lost.values())} spans lost: {_loss_words(lost)}{hint}", err=True)
     if isinstance(sink, ebpf.OtlpHttpExporter) and (sink.failed or sink.dropped):
         fail(f"{sink.failed} spans failed and {sink.dropped} were dropped: {sink.last_error}")

@@ -122,6 +122,17 @@ def _injectable_condition(
     return conditions.condition("Injectable", False, "NothingToInstrument", message, generation)
 
 
+def _span_loss_condition(reports: dict[str, Any], generation: int | None) -> dict[str, Any]:
+    """``SpansDropped`` from the node agents' ``status.spanLoss`` entries (the eBPF Go tracer's losses)."""
+    dropping = sorted(node for node, report in reports.items() if report.get("dropping"))
+    if dropping:
+        message = "; ".join(f"{node}: {reports[node].get('message', '')}" for node in dropping)
+        return conditions.condition("SpansDropped", True, "TracerLosingSpans", message, generation)
+    total = sum(int(report.get("spansLost") or 0) for report in reports.values())
+    message = f"no node is losing spans now ({total} lost earlier)"
+    return conditions.condition("SpansDropped", False, "NoRecentLoss", message, generation)
+
+
 def _reconcile_status(
     ctx: Context,
     workload: dict[str, Any],
@@ -159,6 +170,8 @@ def _reconcile_status(
         rolled = conditions.condition("RolledBack", False, "Healthy", "no rollback recorded", generation)
     conds = conditions.set_condition(conds, rolled, now)
     conds = conditions.set_condition(conds, _injectable_condition(record, workload, ctx, generation), now)
+    if status.get("spanLoss"):
+        conds = conditions.set_condition(conds, _span_loss_condition(status["spanLoss"], generation), now)
     view = {**record, "status": {**status, "rollback": rollback}}
     plan = rollouts.plan(
         workload, pods, view, ctx.config, webhook_healthy=ctx.webhook_healthy(), now=now,

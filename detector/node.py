@@ -136,7 +136,13 @@ class NodeAgent:
         # An unknown result may be a start script that has not exec'd its runtime yet: look again later.
         settled = {cid for cid, d in detections.items() if d.language != "unknown"}
         self.recorded.setdefault(uid, set()).update(settled)
-        traced = self.tracing.sync(uid, go_targets(pod, found[1], detections)) if self.tracing else []
+        traced = (
+            self.tracing.sync(
+                uid, go_targets(pod, found[1], detections), record=(metadata["namespace"], found[0])
+            )
+            if self.tracing
+            else []
+        )
         return f"{where}: {outcome} ({len(detections)}/{len(running)} containers)" + "".join(
             f"; {t}" for t in traced
         )

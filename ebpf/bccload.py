@@ -1,4 +1,8 @@
-"""BCC, imported and compiled once per agent: the program, its maps, the ring buffer and probe attachment.
+"""BCC: import it and compile the tracer program into a :class:`~ebpf.artifact.Compiled` (helper side only).
+
+Only the short-lived helper process (:mod:`ebpf.helper`) imports this module's BCC: libbcc links LLVM and
+clang, about 80 MiB resident for as long as the process lives. The agent loads the compiled instructions
+itself (:mod:`ebpf.program`) and never maps them.
 
 BCC is Debian's ``python3-bpfcc``: pure Python over ``libbcc.so`` (ctypes), installed for Debian's own
 Python. The PyPI package named ``bcc`` is unrelated. When ``import bcc`` fails (a virtualenv on another
@@ -8,32 +12,19 @@ Debian's other Python packages leak into the environment.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import importlib.util
 import os
 import sys
-import threading
-from collections.abc import Callable, Iterator
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ebpf.errors import AttachFailed, BccUnavailable
+from ebpf import artifact, bpfsys
+from ebpf.errors import BccUnavailable
 
-PROGRAM = Path(__file__).resolve().parent / "gohttp.bpf.c"
 DEBIAN_BCC = (Path("/usr/lib/python3/dist-packages/bcc"), Path("/usr/lib/python3/site-packages/bcc"))
-OFFSET_FIELDS = (
-    "req_method",
-    "req_url",
-    "req_proto_major",
-    "req_remote_addr",
-    "url_scheme",
-    "url_host",
-    "url_path",
-    "response_status",
-    "client_response_status",
-)
 
 
 def import_bcc() -> ModuleType:
@@ -66,107 +57,66 @@ def import_bcc() -> ModuleType:
     raise BccUnavailable("BCC is not installed: install Debian's python3-bpfcc (not the PyPI package 'bcc')")
 
 
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """libbcc prints verifier logs on fd 2; silence them for loads that are expected to fail."""
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+def compile_program(key: str, source: Path = artifact.PROGRAM) -> artifact.Compiled:
+    """Compile with BCC and take the instructions and map shapes out; nothing is loaded or attached."""
+    bcc = import_bcc()
+    build = Path(f"/lib/modules/{os.uname().release}/build")
+    if not build.exists():
+        raise BccUnavailable(
+            f"kernel headers missing: {build} does not exist (link linux-headers-amd64 there; "
+            "`make setup` does it)"
+        )
+    started = time.monotonic()
     try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        bpf: Any = bcc.BPF(src_file=str(source).encode(), cflags=list(artifact.CFLAGS))
+    except Exception as exc:
+        raise BccUnavailable(f"compiling the BPF program failed: {exc}") from exc
+    lib = bcc.libbcc.lib
+    module = bpf.module
+    functions: dict[str, bytes] = {}
+    for index in range(lib.bpf_num_functions(module)):
+        name = lib.bpf_function_name(module, index)
+        start, size = lib.bpf_function_start(module, name), lib.bpf_function_size(module, name)
+        if start and size:
+            functions[name.decode()] = ctypes.string_at(start, size)
+    fds = {
+        insn_imm
+        for code in functions.values()
+        for insn_imm in _map_fds(code)
+    }  # fmt: skip
+    maps: dict[str, artifact.MapSpec] = {}
+    names: dict[int, str] = {}
+    for fd in sorted(fds):
+        info = bpfsys.map_info(fd)
+        spec = artifact.MapSpec(
+            name=str(info["name"]),
+            type=int(info["type"]),
+            key_size=int(info["key_size"]),
+            value_size=int(info["value_size"]),
+            max_entries=int(info["max_entries"]),
+            flags=int(info["flags"]),
+        )
+        if spec.name in maps:
+            raise artifact.ArtifactError(f"two maps are named {spec.name} (names are cut at 15 characters)")
+        maps[spec.name] = spec
+        names[fd] = spec.name
+    programs = {name: artifact.extract_program(name, code, names) for name, code in functions.items()}
+    compiled = artifact.Compiled(
+        key=key,
+        license=(lib.bpf_module_license(module) or b"GPL").decode(),
+        kern_version=int(lib.bpf_module_kern_version(module)),
+        maps=maps,
+        programs=programs,
+        compile_seconds=round(time.monotonic() - started, 3),
+    )
+    bpf.cleanup()
+    return compiled
 
 
-class BpfProgram:
-    """The compiled program and its maps. Thread-safe: BCC calls are serialised by one lock."""
-
-    def __init__(self, on_record: Callable[[bytes], None]) -> None:
-        bcc = import_bcc()
-        self._bcc = bcc
-        build = Path(f"/lib/modules/{os.uname().release}/build")
-        if not build.exists():
-            raise BccUnavailable(
-                f"kernel headers missing: {build} does not exist (link linux-headers-amd64 there; "
-                "`make setup` does it)"
-            )
-        self.lock = threading.RLock()
-        try:
-            self.bpf: Any = bcc.BPF(src_file=str(PROGRAM).encode(), cflags=["-Wno-macro-redefined"])
-        except Exception as exc:
-            raise BccUnavailable(f"compiling the BPF program failed: {exc}") from exc
-        self._on_record = on_record
-
-        def callback(_ctx: Any, data: Any, size: int) -> int:
-            on_record(ctypes.string_at(data, size))
-            return 0
-
-        self._callback = callback
-        self.bpf["events"].open_ring_buffer(callback)
-        self.offsets_map = self.bpf["offsets_by_pid"]
-
-    def lost_records(self) -> int:
-        """Records dropped because the ring buffer was full, since start."""
-        table = self.bpf["lost"]
-        with self.lock:
-            return int(table.sum(table.Key(0)).value)
-
-    def probe_write_user(self) -> bool:
-        """Whether the verifier accepts ``bpf_probe_write_user`` (kernel lockdown refuses it)."""
-        try:
-            with _quiet_stderr():
-                self.bpf.load_func(b"lockdown_check", self._bcc.BPF.KPROBE)
-        except Exception:
-            return False
-        return True
-
-    def set_offsets(self, pid: int, offsets: dict[str, int]) -> None:
-        table = self.offsets_map
-        leaf = table.Leaf(*[offsets[name] for name in OFFSET_FIELDS])
-        with self.lock:
-            table[table.Key(pid)] = leaf
-
-    def clear_offsets(self, pid: int) -> None:
-        table = self.offsets_map
-        with self.lock, contextlib.suppress(KeyError):
-            del table[table.Key(pid)]
-
-    def attach(self, path: str, file_offset: int, program: str, pid: int) -> bytes:
-        """Attach ``program`` at a file offset of ``path`` for ``pid`` only; returns the event name.
-
-        Calls libbcc directly with the offset the analysis computed, instead of ``attach_uprobe``'s
-        per-call ELF symbol resolution (tens of milliseconds per probe on a Go binary).
-        """
-        event = b"p_hodegos_%d_0x%x" % (pid, file_offset)
-        with self.lock:
-            try:
-                fn = self.bpf.load_func(program.encode(), self._bcc.BPF.KPROBE)
-            except Exception as exc:
-                raise AttachFailed(f"loading BPF program {program} failed: {exc}") from exc
-            fd = self._bcc.libbcc.lib.bpf_attach_uprobe(fn.fd, 0, event, path.encode(), file_offset, pid)
-            if fd < 0:
-                raise AttachFailed(f"uprobe at {path}+{file_offset:#x} ({program}) refused by the kernel")
-            self.bpf._add_uprobe_fd(event, fd)
-        return event
-
-    def detach(self, event: bytes) -> None:
-        """Close one probe. The probes are perf-PMU uprobes, so closing the fd removes them; there is no
-        tracefs event to delete (and tracefs may not even be mounted)."""
-        with self.lock:
-            fd = self.bpf.uprobe_fds.get(event)
-            if fd is None:
-                return
-            self._bcc.libbcc.lib.bpf_close_perf_event_fd(fd)
-            self.bpf._del_uprobe_fd(event)
-
-    def drain(self) -> None:
-        with self.lock:
-            self.bpf.ring_buffer_consume()
-
-    def close(self) -> None:
-        with self.lock:
-            for event in list(self.bpf.uprobe_fds):
-                self.detach(event)
-            self.bpf.cleanup()
+def _map_fds(code: bytes) -> set[int]:
+    found: set[int] = set()
+    for index in range(0, len(code) - 7, 8):
+        opcode, regs, _off, imm = artifact.INSN.unpack_from(code, index)
+        if opcode == artifact.BPF_LD_IMM64 and regs >> 4 == artifact.PSEUDO_MAP_FD:
+            found.add(imm)
+    return found

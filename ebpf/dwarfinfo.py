@@ -1,13 +1,15 @@
 """Struct field offsets from a Go binary's own DWARF (pyelftools).
 
-Only top-level type DIEs are visited, and the walk stops as soon as every requested struct is found, so a
-large binary costs a fraction of a full DIE walk. Go's compressed ``.zdebug``/SHF_COMPRESSED sections are
+Only top-level type DIEs are visited, units named ``runtime`` first (where Go's linker emits types), and
+the walk stops as soon as every requested struct is found, so a large binary costs a fraction of a full
+DIE walk. Go's compressed ``.zdebug``/SHF_COMPRESSED sections are
 decompressed by pyelftools.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from ebpf.elfimage import ElfImage
 
@@ -24,6 +26,11 @@ def _member_offset(die: object) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def _unit_name(cu: Any) -> str:
+    attr = cu.get_top_DIE().attributes.get("DW_AT_name")
+    return attr.value.decode(errors="replace") if attr is not None else ""
+
+
 def struct_offsets(image: ElfImage, fields: Iterable[str]) -> dict[str, int]:
     """``{"net/http.Request.Method": 0, ...}`` for each ``<struct type>.<field>`` found in the DWARF."""
     wanted: dict[str, set[str]] = {}
@@ -33,7 +40,10 @@ def struct_offsets(image: ElfImage, fields: Iterable[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     pending = set(wanted)
     dwarf = image.elf.get_dwarf_info()
-    for cu in dwarf.iter_CUs():
+    units = list(dwarf.iter_CUs())
+    # Go's linker puts type DIEs in units named "runtime"; look there first, the rest only if need be.
+    units.sort(key=lambda cu: _unit_name(cu) != "runtime")
+    for cu in units:
         for die in cu.get_top_DIE().iter_children():
             if die.tag != "DW_TAG_structure_type":
                 continue

@@ -1,7 +1,9 @@
 """Why the Go tracer refused or failed. Every error says what to do next in its message.
 
 TracerError
-├── BccUnavailable        BCC (Debian python3-bpfcc) or kernel headers are missing
+├── BccUnavailable        BCC (Debian python3-bpfcc) or kernel headers are missing, or the kernel refused
+│                         the compiled program
+├── HelperFailed          the short-lived helper process (compiling, analysing) died or timed out
 ├── NotTraceable          the target cannot be traced as it is (nothing was attached)
 │   ├── NotGoBinary       no Go build info in the executable
 │   ├── UnsupportedGo     Go too old (no register ABI / pclntab 1.18+)
@@ -19,6 +21,10 @@ class TracerError(Exception):
 
 
 class BccUnavailable(TracerError):
+    pass
+
+
+class HelperFailed(TracerError):
     pass
 
 

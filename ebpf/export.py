@@ -2,19 +2,25 @@
 
 An exporter takes batches from the drain thread (``export``) and must not block it for long: the OTLP
 exporter queues batches and posts them from its own thread, dropping (and counting) on overflow rather than
-growing without bound when the collector is down.
+growing without bound when the collector is down. Whoever hands over a batch may pass ``on_lost``; an
+exporter that loses spans of that batch calls it with the count and a reason (``export_queue_full``,
+``export_failed``), so each traced workload learns about its own losses.
+
+The OTLP exporter speaks HTTP/1.1 with the standard library (one keep-alive connection): an HTTP client
+library would cost the node agent more resident memory than everything else the tracer holds.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import queue
 import sys
 import threading
-from collections.abc import Mapping
+import urllib.parse
+from collections.abc import Callable, Mapping
 from typing import Protocol, TextIO
 
-import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
@@ -27,8 +33,15 @@ SCOPE_NAME = "hodegos.ebpf.go.net/http"
 SCOPE_VERSION = "0.1.0"
 
 
+OnLost = Callable[[int, str], None]
+QUEUE_FULL = "export_queue_full"
+FAILED = "export_failed"
+
+
 class Exporter(Protocol):
-    def export(self, spans: list[Span], resource: Mapping[str, str | int]) -> None: ...
+    def export(
+        self, spans: list[Span], resource: Mapping[str, str | int], on_lost: OnLost | None = None
+    ) -> None: ...
 
     def close(self) -> None: ...
 
@@ -40,7 +53,9 @@ class MemoryExporter:
         self._lock = threading.Lock()
         self.spans: list[tuple[Span, dict[str, str | int]]] = []
 
-    def export(self, spans: list[Span], resource: Mapping[str, str | int]) -> None:
+    def export(
+        self, spans: list[Span], resource: Mapping[str, str | int], on_lost: OnLost | None = None
+    ) -> None:
         with self._lock:
             self.spans.extend((s, dict(resource)) for s in spans)
 
@@ -59,7 +74,9 @@ class ConsoleExporter:
         self.stream = stream or sys.stdout
         self.as_json = as_json
 
-    def export(self, spans: list[Span], resource: Mapping[str, str | int]) -> None:
+    def export(
+        self, spans: list[Span], resource: Mapping[str, str | int], on_lost: OnLost | None = None
+    ) -> None:
         for s in spans:
             if self.as_json:
                 line = json.dumps(
@@ -134,42 +151,89 @@ class OtlpHttpExporter:
     def __init__(self, endpoint: str, *, timeout: float = 10.0, max_queue: int = 256) -> None:
         base = endpoint.rstrip("/")
         self.url = base if base.endswith("/v1/traces") else f"{base}/v1/traces"
-        self._client = httpx.Client(timeout=timeout)
-        self._queue: queue.Queue[tuple[list[Span], dict[str, str | int]] | None] = queue.Queue(max_queue)
+        parsed = urllib.parse.urlsplit(self.url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"OTLP endpoint must be an http:// or https:// URL, not {endpoint!r}")
+        self._scheme, self._host, self._port = parsed.scheme, parsed.hostname, parsed.port
+        self._path = parsed.path or "/v1/traces"
+        self._timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+        self._queue: queue.Queue[tuple[list[Span], dict[str, str | int], OnLost | None] | None] = queue.Queue(
+            max_queue
+        )
+        self.sent = 0
         self.dropped = 0
         self.failed = 0
         self.last_error: str | None = None
         self._thread = threading.Thread(target=self._run, name="hodegos-otlp", daemon=True)
         self._thread.start()
 
-    def export(self, spans: list[Span], resource: Mapping[str, str | int]) -> None:
+    def export(
+        self, spans: list[Span], resource: Mapping[str, str | int], on_lost: OnLost | None = None
+    ) -> None:
         if not spans:
             return
         try:
-            self._queue.put_nowait((spans, dict(resource)))
+            self._queue.put_nowait((spans, dict(resource), on_lost))
         except queue.Full:
             self.dropped += len(spans)
+            if on_lost:
+                on_lost(len(spans), QUEUE_FULL)
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            if self._scheme == "https":
+                self._conn = http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout)
+            else:
+                self._conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+        return self._conn
+
+    def _post(self, body: bytes) -> int:
+        """POST once, again on a fresh connection if the kept-alive one was closed by the server."""
+        headers = {"Content-Type": "application/x-protobuf"}
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                conn.request("POST", self._path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                return response.status
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                conn.close()
+                self._conn = None
+                if attempt == 2:
+                    raise
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                self._conn = None
+                raise
+        raise AssertionError("unreachable")
 
     def _run(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
                 return
-            spans, resource = item
+            spans, resource, on_lost = item
             body = to_request(spans, resource).SerializeToString()
+            error = None
             try:
-                response = self._client.post(
-                    self.url, content=body, headers={"Content-Type": "application/x-protobuf"}
-                )
-                if response.status_code >= 300:
-                    self.failed += len(spans)
-                    self.last_error = f"{self.url}: HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                self.failed += len(spans)
-                self.last_error = f"{self.url}: {exc}"
+                status = self._post(body)
+                if status >= 300:
+                    error = f"{self.url}: HTTP {status}"
+            except (OSError, http.client.HTTPException) as exc:
+                error = f"{self.url}: {exc}"
+            if error is None:
+                self.sent += len(spans)
+                continue
+            self.failed += len(spans)
+            self.last_error = error
+            if on_lost:
+                on_lost(len(spans), FAILED)
 
     def close(self) -> None:
         """Send what is queued, then stop."""
         self._queue.put(None)
         self._thread.join(timeout=30)
-        self._client.close()
+        if self._conn is not None:
+            self._conn.close()

@@ -1,4 +1,5 @@
-// Hodegos Go HTTP tracer: uprobes on net/http's server and client, compiled once per agent.
+// Hodegos Go HTTP tracer: uprobes on net/http's server and client, compiled once per kernel (BCC, in a
+// short-lived helper process) and loaded from that compiled form by the agent, which never maps LLVM.
 //
 // Per-process struct field offsets arrive through `offsets_by_pid`, so one compiled program serves every
 // traced binary and Go version. Requests are keyed by (pid, goroutine): Go's ABIInternal keeps the
@@ -81,6 +82,9 @@ BPF_TABLE("lru_hash", struct gkey_t, struct tp_t, traceparents, 16384);
 BPF_PERCPU_ARRAY(scratch, struct req_t, 1);
 BPF_RINGBUF_OUTPUT(events, 256);
 BPF_PERCPU_ARRAY(lost, u64, 1); /* records the ring buffer had no room for (the drain fell behind) */
+/* The same losses per traced process, so each workload learns its own. The agent creates a zero entry
+   when it attaches and reads it back; an entry missing here is created on the spot. */
+BPF_HASH(lost_by_pid, u32, u64, 4096);
 
 static __always_inline void emit(struct req_t *r) {
     if (events.ringbuf_output(r, sizeof(*r), BPF_RB_NO_WAKEUP) != 0) {
@@ -88,6 +92,15 @@ static __always_inline void emit(struct req_t *r) {
         u64 *n = lost.lookup(&zero);
         if (n)
             *n += 1;
+        u32 pid = r->pid;
+        u64 *mine = lost_by_pid.lookup(&pid);
+        if (!mine) {
+            u64 none = 0;
+            lost_by_pid.insert(&pid, &none);
+            mine = lost_by_pid.lookup(&pid);
+        }
+        if (mine)
+            __sync_fetch_and_add(mine, 1);
     }
 }
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ebpf import dwarfinfo, offsets, pclntab
 from ebpf.elfimage import ElfImage, parse_go_version
 from ebpf.errors import FunctionMissing, NotGoBinary, OffsetUnknown, UnsupportedGo
+from ebpf.plan import Plan, Probe
 from ebpf.returns import find_returns
 
 MIN_GO = (1, 18)
@@ -35,35 +35,6 @@ FIELDS: dict[str, str] = {
     "response_status": "net/http.response.status",
     "client_response_status": "net/http.Response.StatusCode",
 }
-
-
-@dataclass(frozen=True)
-class Probe:
-    """One traced function: an entry program at ``entry`` (or none) and a return program at each RET."""
-
-    function: str
-    entry: int  # link-time virtual addresses
-    returns: tuple[int, ...]
-    entry_program: str | None
-    return_program: str
-    entry_offset: int = 0  # the same sites as file offsets, which is what the kernel's uprobes take
-    return_offsets: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class Plan:
-    path: str
-    go_version: str
-    build_id: str
-    stripped: bool
-    pie: bool
-    offsets: dict[str, int]  # FIELDS key -> byte offset
-    offsets_source: str  # "dwarf" or "table:<go version>"
-    probes: tuple[Probe, ...] = field(default=())
-
-    @property
-    def probe_sites(self) -> int:
-        return sum(len(p.returns) + (1 if p.entry_program else 0) for p in self.probes)
 
 
 def resolve_offsets(image: ElfImage, version: str, table: Path = offsets.TABLE) -> tuple[dict[str, int], str]:

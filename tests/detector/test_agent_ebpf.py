@@ -106,8 +106,9 @@ def test_labelled_go_pod_is_traced_with_its_pod_resource(
     endpoint, received = otlp_receiver
     core: Any = client.CoreV1Api(kube_api)
     custom: Any = client.CustomObjectsApi(kube_api)
-    tracing = _go_tracing(endpoint)
-    assert tracing is not None
+    traced = _go_tracing(endpoint)
+    assert traced is not None
+    tracing = traced.tracing
     agent = NodeAgent(admin_api, node_name, tracing=tracing)
 
     record = make_record(custom, kube_namespace, "Pod", "web")

@@ -189,7 +189,8 @@ class TracerRuntime:
     ) -> None:
         self.stats = RuntimeStats()
         self._plans: dict[tuple[int, int, int, int], Plan] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # tracers, plans, stats
+        self._drain_lock = threading.Lock()  # one flush at a time
         self._prefetch = prefetch
         self.cache_dir: Path | None = (
             artifact.default_cache_dir() if cache_dir is _DEFAULT else cache_dir  # type: ignore[assignment]
@@ -259,41 +260,51 @@ class TracerRuntime:
                 self.flush()
 
     def flush(self) -> None:
-        """Drain the ring buffer now and hand each tracer its spans; also reap exited processes."""
-        with self._lock:
+        """Drain the ring buffer now and hand each tracer its spans; also reap exited processes.
+
+        Exporting runs outside the runtime lock (a console exporter may block on a full pipe), so a
+        metrics scrape or an attach never waits behind it; flushes themselves are serialised.
+        """
+        with self._drain_lock:
             raw = self.program.drain()
             # A quarter of the ring in one drain: the producers are fast, so come back at once.
             self._backlog = len(raw) * RECORD_SIZE > self.program.ring_bytes // 4
             by_pid: dict[int, list[Record]] = {}
+            failed = 0
             for item in raw:
                 if len(item) != RECORD_SIZE:
-                    self.stats.decode_errors += 1
+                    failed += 1
                     continue
                 try:
                     rec = decode(item)
                 except Exception:
-                    self.stats.decode_errors += 1
+                    failed += 1
                     continue
                 by_pid.setdefault(rec.pid, []).append(rec)
-            self.stats.records += len(raw)
+            with self._lock:
+                self.stats.records += len(raw)
+                self.stats.decode_errors += failed
+                routes = {pid: self._tracers.get(pid) for pid in by_pid}
+                self.stats.unrouted += sum(len(by_pid[pid]) for pid, t in routes.items() if t is None)
             offset = time.time_ns() - time.monotonic_ns()
             for pid, batch in by_pid.items():
-                tracer = self._tracers.get(pid)
-                if tracer is None:
-                    self.stats.unrouted += len(batch)
-                else:
+                tracer = routes[pid]
+                if tracer is not None:
                     tracer._deliver(batch, offset)
             now = time.monotonic()
-            if now - self._last_liveness >= LIVENESS_INTERVAL:
-                self._last_liveness = now
+            if now - self._last_liveness < LIVENESS_INTERVAL:
+                return
+            self._last_liveness = now
+            with self._lock:
                 self.stats.ring_lost = self.program.lost_records()
-                for tracer in list(self._tracers.values()):
-                    tracer._refresh_losses()
-                    if not tracer.alive():
-                        tracer._detach("exited", f"process {tracer.pid} exited")
-                        if tracer.on_exit:
-                            with contextlib.suppress(Exception):
-                                tracer.on_exit(tracer)
+                tracers = list(self._tracers.values())
+            for tracer in tracers:
+                tracer._refresh_losses()
+                if not tracer.alive():
+                    tracer._detach("exited", f"process {tracer.pid} exited")
+                    if tracer.on_exit:
+                        with contextlib.suppress(Exception):
+                            tracer.on_exit(tracer)
 
     def _forget(self, tracer: Tracer) -> None:
         with self._lock:

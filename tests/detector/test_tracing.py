@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from api import constants
-from api.models import InstrumentedApplication
+from api.models import InstrumentedApplication, InstrumentedApplicationStatus
 from api.workloads import Workload
 from detector import Detection
-from detector.tracing import GoTracing, go_resource, go_targets, service_name
+from detector.tracing import GoTracing, LossReporter, go_resource, go_targets, service_name
 from webhook import injecting
 
 GO_ID, PY_ID, SIDE_ID = "a" * 64, "b" * 64, "c" * 64
@@ -132,3 +134,75 @@ def test_registry_attaches_once_replaces_on_restart_and_forgets() -> None:
     tracing.sync("uid-2", targets)
     tracing.close()
     assert recorder.closed == [101, 111, 101] and stopped == [True] and tracing.active == {}
+
+
+class Counted:
+    """A tracer handle that counts losses, as ``ebpf.Tracer`` does (``lost``: reason -> spans)."""
+
+    def __init__(self) -> None:
+        self.lost: dict[str, int] = {}
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_losses_add_up_per_record_across_restarts_and_pods() -> None:
+    handles: list[Counted] = []
+
+    def attach(pid: int, resource: Mapping[str, str | int]) -> Counted:
+        handles.append(Counted())
+        return handles[-1]
+
+    tracing = GoTracing(attach)
+    targets = go_targets(pod("true"), record(), DETECTIONS)
+    tracing.sync("uid-1", targets, record=("shop", "deployment-api"))
+    tracing.sync("uid-2", targets, record=("shop", "deployment-api"))
+    tracing.sync("uid-3", targets, record=("shop", "deployment-web"))
+    handles[0].lost["ring_buffer_full"] = 5
+    handles[1].lost["export_failed"] = 2
+    # the first pod's container restarts: its old tracer's losses stay counted
+    tracing.sync("uid-1", {"api": (111, targets["api"][1])}, record=("shop", "deployment-api"))
+    handles[3].lost["ring_buffer_full"] = 1
+    assert handles[0].closed
+    assert tracing.losses() == {
+        ("shop", "deployment-api"): Counter({"ring_buffer_full": 6, "export_failed": 2}),
+        ("shop", "deployment-web"): Counter(),
+    }
+    tracing.forget("uid-3")
+    assert ("shop", "deployment-web") not in tracing.losses()  # nothing lost there, nothing kept
+
+
+def test_reporter_writes_only_changes_and_clears_after_quiet() -> None:
+    handle = Counted()
+    tracing = GoTracing(lambda pid, resource: handle)
+    tracing.sync("uid-1", {"api": (101, {})}, record=("shop", "deployment-api"))
+    patches: list[tuple[str, str, dict[str, Any]]] = []
+    reporter = LossReporter(tracing, "node-1", lambda ns, name, body: patches.append((ns, name, body)))
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    assert reporter.tick(start) == [] and patches == []  # nothing lost: nothing written
+    handle.lost["ring_buffer_full"] = 150
+    assert reporter.tick(start + timedelta(seconds=15)) == ["shop/deployment-api"]
+    entry = patches[-1][2]["status"]["spanLoss"]["node-1"]
+    assert entry["dropping"] is True and entry["spansLost"] == 150
+    assert entry["reasons"] == {"ring_buffer_full": 150}
+    assert entry["lastLossTime"] == "2026-01-01T00:00:15Z"
+    assert "150 spans lost" in entry["message"] and "ring buffer full" in entry["message"]
+    InstrumentedApplicationStatus.model_validate({"spanLoss": {"node-1": entry}})  # the CRD's shape
+    assert reporter.tick(start + timedelta(seconds=30)) == []  # no new loss, still within a minute
+    assert reporter.tick(start + timedelta(seconds=80)) == ["shop/deployment-api"]
+    cleared = patches[-1][2]["status"]["spanLoss"]["node-1"]
+    assert cleared["dropping"] is False and cleared["spansLost"] == 150
+    assert reporter.tick(start + timedelta(seconds=200)) == [] and len(patches) == 2
+
+
+def test_reporter_clears_what_an_earlier_agent_left_dropping() -> None:
+    tracing = GoTracing(lambda pid, resource: Counted())
+    tracing.sync("uid-1", {"api": (101, {})}, record=("shop", "deployment-api"))
+    left = {"spanLoss": {"node-1": {"dropping": True, "spansLost": 9, "message": "9 spans lost"}}}
+    patches: list[dict[str, Any]] = []
+    reporter = LossReporter(
+        tracing, "node-1", lambda ns, name, body: patches.append(body), lambda ns, name: left
+    )
+    assert reporter.tick(datetime(2026, 1, 1, tzinfo=UTC)) == ["shop/deployment-api"]
+    assert patches[0]["status"]["spanLoss"]["node-1"]["dropping"] is False

@@ -18,7 +18,7 @@ from pathlib import Path
 HTMX_VERSION = "2.0.11"
 HTMX_SHA256 = "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-OWN_FILES = {"hodegos.css": "text/css", "hodegos.js": "text/javascript"}
+OWN_FILES = {"hodegos.css": "text/css", "hodegos.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 
 
 def cache_root() -> Path:

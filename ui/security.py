@@ -2,8 +2,8 @@
 
 - Every response carries a Content-Security-Policy that allows scripts, styles and requests from the UI's
   own origin only (no inline script or style anywhere, no ``eval``: htmx runs with ``allowEval`` off),
-  ``X-Frame-Options: DENY`` and ``frame-ancestors 'none'``, ``nosniff``, ``no-referrer``, and ``no-store``
-  on pages (they show cluster state).
+  ``X-Frame-Options: DENY`` and ``frame-ancestors 'none'``, ``nosniff``, a same-origin referrer policy, and
+  ``no-store`` on pages (they show cluster state).
 - CSRF: a random cookie (``SameSite=Strict``, ``HttpOnly``) and a token derived from it with the server's
   key (HMAC); every state-changing request must send the token in ``X-CSRF-Token`` (htmx does, from the
   page's ``hx-headers``) or a ``csrf_token`` form field. A missing or wrong token, a cross-site
@@ -46,7 +46,7 @@ HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # no-referrer would make the browser send "Origin: null" on posts
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",

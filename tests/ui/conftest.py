@@ -100,7 +100,7 @@ def recorder() -> Iterator[Recorder]:
     root = logging.getLogger()
     root.addHandler(handler)
     previous = root.level
-    root.setLevel(logging.DEBUG)
+    root.setLevel(min(previous or logging.INFO, logging.INFO))
     yield rec
     root.removeHandler(handler)
     root.setLevel(previous)

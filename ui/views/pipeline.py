@@ -56,8 +56,10 @@ def _group_box(
 
 
 def _condition(obj: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
+    """The condition, if written for the object's current generation (an older one would mislead)."""
+    generation = obj["metadata"].get("generation")
     for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == type_:
+        if cond.get("type") == type_ and cond.get("observedGeneration") in (None, generation):
             return dict(cond)
     return None
 

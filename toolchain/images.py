@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -169,7 +170,7 @@ class Image:
     layers: list[list[Entry]] = field(default_factory=list)
     entrypoint: list[str] | None = None
     cmd: list[str] | None = None
-    env: dict[str, str] = field(default_factory=lambda: {"PATH": "/usr/local/bin:/usr/bin:/bin"})
+    env: dict[str, str] = field(default_factory=lambda: {"PATH": DEFAULT_PATH})
     workdir: str = ""
     user: str = ""
     labels: dict[str, str] = field(default_factory=dict)

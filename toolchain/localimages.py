@@ -123,7 +123,7 @@ def app_image(
         else images.Entry(path.lstrip("/"), 0o644, source=value)
         for path, value in sorted(files.items())
     ]  # fmt: skip
-    base_env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/sbin", **(env or {})}
+    base_env = {"PATH": images.DEFAULT_PATH, **(env or {})}
 
     def build() -> images.Image:
         layers = [node_tools.busybox_layer(), *([python_layer()] if python else []), app]

@@ -102,7 +102,7 @@ PAUSE_IMAGE = f"localhost/hodegos/pause:{cluster.KUBERNETES_VERSION}"
 COREDNS_IMAGE = f"localhost/hodegos/coredns:{COREDNS_VERSION}"
 METRICS_SERVER_IMAGE = f"localhost/hodegos/metrics-server:{METRICS_SERVER_VERSION}"
 BUSYBOX_IMAGE = "localhost/hodegos/busybox:latest"
-IMAGE_RECIPE = "2"  # bump when the image layout below changes
+IMAGE_RECIPE = "3"  # bump when the image layout below changes
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def workload(
     from controllers import describing, rollouts
     from controllers.context import WebhookHealth
     from kube import KubeError
-    from kube.resources import BY_KIND, CONFIGMAPS, GROUPS, NAMESPACES, PODS, RECORDS
+    from kube.resources import ACTIONS, BY_KIND, CONFIGMAPS, GROUPS, NAMESPACES, PODS, RECORDS, SAMPLING_RULES
 
     try:
         namespace, kind, name = parse_ref(ref)
@@ -60,13 +60,17 @@ def workload(
         pods = rollouts.pods_of(obj, api.list(PODS, namespace)[0]) if selector else []
         groups, _ = api.list(GROUPS, constants.NAMESPACE)
         cm = api.get(CONFIGMAPS, constants.NAMESPACE, constants.CONFIG_MAP)
+        actions, _ = api.list(ACTIONS, constants.NAMESPACE)
+        rules, _ = api.list(SAMPLING_RULES, constants.NAMESPACE)
     except KubeError as exc:
         fail(f"reading from the API server: {exc}")
         return
     config, problem = load(cm)
     if problem:
         Console(stderr=True).print(f"[yellow]warning:[/yellow] {problem}; using defaults", highlight=False)
-    result = describing.story(obj, ns, record, pods, groups, config, WebhookHealth(api)())
+    result = describing.story(
+        obj, ns, record, pods, groups, config, WebhookHealth(api)(), actions=actions, rules=rules
+    )
     if output in (Format.json, Format.yaml):
         emit(result, output)
         return
@@ -109,3 +113,9 @@ def print_story(s: dict[str, Any]) -> None:
         for g in s["collectors"]
     )
     console.print(f"Collectors: {groups or 'none'}")
+    for key, label in (("actions", "Actions:   "), ("samplingRules", "Sampling:  ")):
+        items = ", ".join(
+            f"{a['name']} ({a['kind']}{'' if a['applied'] else ', not applied: ' + str(a['reason'])})"
+            for a in s["pipeline"][key]
+        )
+        console.print(f"{label} {items or 'none'}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import agent, cluster, controllers, describe, destinations, explain, ui, webhook
+from cli import agent, cluster, controllers, describe, destinations, explain, pipelines, ui, webhook
 
 app = typer.Typer(
     name="hodegos",
@@ -18,6 +18,7 @@ app.add_typer(destinations.app, name="destinations")
 app.add_typer(agent.app, name="agent")
 app.add_typer(controllers.app, name="controllers")
 app.add_typer(describe.app, name="describe")
+app.add_typer(pipelines.app, name="pipelines")
 app.command("explain")(explain.explain)
 app.command("collector-config")(destinations.collector_config)
 app.command("ui")(ui.ui)

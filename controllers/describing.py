@@ -12,7 +12,9 @@ from typing import Any
 
 from api import constants
 from api.config import HodegosConfig
+from api.models import Action, SamplingRule
 from controllers import optin, rollouts
+from pipelines import scope
 
 
 def story(
@@ -23,6 +25,8 @@ def story(
     groups: Sequence[Mapping[str, Any]],
     config: HodegosConfig,
     webhook_healthy: bool | None = None,
+    actions: Sequence[Mapping[str, Any]] = (),
+    rules: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     meta = workload["metadata"]
     decision = optin.decide(workload, namespace, config)
@@ -71,6 +75,7 @@ def story(
         },
         "rollback": status.get("rollback"),
         "conditions": status.get("conditions") or [],
+        "pipeline": _pipeline(workload, actions, rules),
         "collectors": [
             {
                 "name": g["metadata"]["name"],
@@ -85,3 +90,31 @@ def story(
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _pipeline(
+    workload: Mapping[str, Any], actions: Sequence[Mapping[str, Any]], rules: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The Actions and SamplingRules whose scope covers this workload, with whether each is applied."""
+    meta = workload["metadata"]
+    where = (meta.get("namespace", ""), workload["kind"], meta["name"])
+    out: dict[str, list[dict[str, Any]]] = {"actions": [], "samplingRules": []}
+    for key, model, objs in (("actions", Action, actions), ("samplingRules", SamplingRule, rules)):
+        for obj in objs:
+            try:
+                parsed = model.model_validate({k: v for k, v in obj.items() if k != "status"})
+            except ValueError:
+                continue
+            if parsed.spec.disabled or not scope.applies(parsed.spec.scope, *where):
+                continue
+            conds = (obj.get("status") or {}).get("conditions") or []
+            applied: Mapping[str, Any] = next((c for c in conds if c.get("type") == "Applied"), {})
+            out[key].append(
+                {
+                    "name": parsed.metadata.name,
+                    "kind": parsed.spec.kind,
+                    "applied": applied.get("status") == "True",
+                    "reason": applied.get("reason"),
+                }
+            )
+    return out

@@ -35,3 +35,40 @@ def test_parse_ref() -> None:
     for bad in ("apps/shop", "apps/pod/x", "//"):
         with pytest.raises(ValueError):
             parse_ref(bad)
+
+
+def test_story_lists_the_actions_and_rules_in_scope() -> None:
+    from api.config import HodegosConfig
+    from controllers import describing
+    from tests.controllers.factories import workload
+
+    def obj(kind: str, name: str, spec: dict[str, object], applied: str = "True") -> dict[str, object]:
+        return {
+            "kind": kind,
+            "metadata": {"name": name},
+            "spec": spec,
+            "status": {"conditions": [{"type": "Applied", "status": applied, "reason": "R"}]},
+        }
+
+    actions = [
+        obj("Action", "everywhere", {"deleteAttribute": {"names": "x"}}),
+        obj("Action", "elsewhere", {"deleteAttribute": {"names": "x"}, "scope": {"namespaces": ["other"]}}),
+        obj(
+            "Action",
+            "here",
+            {
+                "piiMasking": {},
+                "scope": {"workloads": [{"namespace": "apps", "kind": "Deployment", "name": "shop"}]},
+            },
+            "False",
+        ),
+    ]
+    rules = [obj("SamplingRule", "head", {"head": {"ratio": 0.5}, "scope": {"namespaces": ["apps"]}})]
+    story = describing.story(
+        workload(), None, None, [], [], HodegosConfig(), True, actions=actions, rules=rules
+    )
+    assert [(a["name"], a["applied"]) for a in story["pipeline"]["actions"]] == [
+        ("everywhere", True),
+        ("here", False),
+    ]
+    assert [r["name"] for r in story["pipeline"]["samplingRules"]] == ["head"]

@@ -6,7 +6,7 @@ real pinned collector (`otelcol validate`).
 Destinations cycle through every renderable catalogue type with each field's sample value, all supported
 signals, so a set of N has N exporters and up to 3N pipelines. Render time is the best and the median of
 ``--repeat`` runs (the machine is shared, so the best is the steadier figure) of
-:func:`destinations.render_gateway` (pure: load, check, template, assemble); validate time is one
+:func:`pipelines.render_gateway` (pure: load, check, template, assemble); validate time is one
 ``otelcol validate`` run including process start; the config size is the YAML text length.
 """
 

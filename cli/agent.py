@@ -13,9 +13,9 @@ import importlib
 import logging
 import os
 import signal
+import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -300,24 +300,6 @@ def _check_pages(pages: int) -> None:
         fail(f"--ring-buffer-pages must be a power of two (64, 256, 1024...), not {pages}")
 
 
-def _loss_words(lost: Mapping[str, int]) -> str:
-    from detector.tracing import REASON_WORDS
-
-    return ", ".join(f"{REASON_WORDS.get(reason, reason)}: {n}" for reason, n in sorted(lost.items()) if n)
-
-
-def trace_summary(snapshot: Mapping[str, Any], exported: int, lost: Mapping[str, int]) -> str:
-    """One stderr line of counters (pure): spans, losses by reason, decode errors."""
-    stats = snapshot["runtime"]
-    total_lost = sum(lost.values())
-    line = (
-        f"{len(snapshot['tracers'])} traced, {exported} spans, {total_lost} lost"
-        + (f" ({_loss_words(lost)})" if total_lost else "")
-        + f", {stats['decode_errors']} decode errors"
-    )
-    return line
-
-
 @app.command("trace")
 def trace(
     pid: list[int] = typer.Option(..., "--pid", "-p", help="A Go process to trace (repeatable)."),
@@ -342,11 +324,10 @@ def trace(
     """Trace Go processes' net/http server and client in the foreground (eBPF uprobes).
 
     Spans go to stdout (or --otlp-endpoint); counters go to stderr every --stats-interval seconds and at
-    exit, with every span lost and why (ring buffer full, export failures, undecodable records).
+    exit, with every span lost and why (ring buffer full, export failures, undecodable records). Once
+    the options are checked the command replaces itself (same pid) with the lean tracer process
+    (``python -m ebpf.foreground``), which holds the tracer and none of the rest of the command line.
     """
-    import ebpf
-    from ebpf import metrics
-
     if output not in ("text", "json"):
         fail("--output must be text or json")
     _check_pages(ring_buffer_pages)
@@ -358,113 +339,23 @@ def trace(
         attributes[key] = value
     if service_name:
         attributes[constants.ATTR_SERVICE_NAME] = service_name
-    try:
-        sink: ebpf.Exporter = (
-            ebpf.OtlpHttpExporter(otlp_endpoint)
-            if otlp_endpoint
-            else ebpf.ConsoleExporter(as_json=output == "json")
-        )
-    except ValueError as exc:
-        fail(str(exc))
-    done = threading.Event()
-    seen = 0
-    lock = threading.Lock()
+    if otlp_endpoint and not otlp_endpoint.startswith(("http://", "https://")):
+        fail(f"--otlp-endpoint must be an http:// or https:// URL, not {otlp_endpoint!r}")
+    if metrics_address and not metrics_address.rpartition(":")[2].isdigit():
+        fail(f"--metrics-address must be host:port, not {metrics_address!r}")
+    from ebpf.foreground import Options
 
-    class Counting:
-        def export(
-            self,
-            spans: list[ebpf.Span],
-            res: Mapping[str, str | int],
-            on_lost: Callable[[int, str], None] | None = None,
-        ) -> None:
-            nonlocal seen
-            with lock:
-                if count:
-                    spans = spans[: max(0, count - seen)]
-                seen += len(spans)
-                reached = bool(count) and seen >= count
-            sink.export(spans, res, on_lost=on_lost)
-            if reached:
-                done.set()
-
-        def close(self) -> None:
-            sink.close()
-
-    started = time.monotonic()
-    tracers: list[ebpf.Tracer] = []
-
-    def _all_exited() -> None:
-        if all(t.state != "attached" for t in tracers):
-            done.set()
-
-    try:
-        runtime = ebpf.configure(ring_pages=ring_buffer_pages or None, prefetch=tuple(pid))
-        for one in pid:
-            tracers.append(runtime.attach(one, attributes, Counting(), on_exit=lambda _t: _all_exited()))
-    except ebpf.TracerError as exc:
-        fail(str(exc))
-
-    stats = runtime.stats
-    program = (
-        "loaded from the compile cache"
-        if stats.program_source == "cache"
-        else f"compiled by the helper in {stats.compile_seconds:.2f}s"
+    options = Options(
+        pids=list(pid),
+        otlp_endpoint=otlp_endpoint,
+        attributes=attributes,
+        output=output,
+        count=count,
+        timeout=timeout,
+        stats_every=stats_every,
+        ring_pages=ring_buffer_pages,
+        metrics_address=metrics_address,
     )
-    for tracer in tracers:
-        plan = tracer.plan
-        typer.echo(
-            f"attached to pid {tracer.pid} in {tracer.attach_seconds:.2f}s: {plan.go_version}, "
-            f"{'stripped' if plan.stripped else 'symbols'}{', PIE' if plan.pie else ''}, offsets from "
-            f"{plan.offsets_source}, {plan.probe_sites} probe sites; "
-            f"propagation {tracer.propagation.mode}: {tracer.propagation.reason}",
-            err=True,
-        )
-    typer.echo(
-        f"program {program}; first attach {time.monotonic() - started:.2f}s after start; "
-        f"ring buffer {runtime.program.ring_bytes // 1024} KiB",
-        err=True,
-    )
-    server = None
-    if metrics_address:
-        try:
-            server = metrics.MetricsServer(metrics_address, lambda: metrics_page(sink))
-        except (OSError, ValueError) as exc:
-            fail(f"cannot serve metrics on {metrics_address}: {exc}")
-        typer.echo(f"metrics on http://{server.address}/metrics", err=True)
-
-    def counters() -> tuple[dict[str, Any], int, Counter[str]]:
-        snapshot = runtime.snapshot()
-        lost: Counter[str] = Counter()
-        for tracer in tracers:
-            lost.update(tracer.lost)
-        return snapshot, sum(t.spans_exported for t in tracers), lost
-
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    deadline = time.monotonic() + timeout if timeout else None
-    next_stats = time.monotonic() + stats_every if stats_every else None
-    try:
-        while not done.wait(0.2):
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                break
-            if next_stats is not None and now >= next_stats:
-                next_stats = now + stats_every
-                typer.echo(f"hodegos: {trace_summary(*counters())}", err=True)
-    except KeyboardInterrupt:
-        pass
-    states = {t.pid: t.state for t in tracers}
-    for tracer in tracers:
-        tracer.close()
-    sink.close()
-    if server is not None:
-        server.close()
-    for one, state in states.items():
-        if state == "exited":
-            typer.echo(f"process {one} exited", err=True)
-    snapshot, exported, lost = counters()
-    typer.echo(f"hodegos: done: {trace_summary(snapshot, exported, lost)}; {seen} spans written", err=True)
-    if sum(lost.values()):
-        hint = " (a bigger --ring-buffer-pages helps)" if lost.get("ring_buffer_full") else ""
-        typer.echo(f"warning: {sum(lost.values())} spans lost: {_loss_words(lost)}{hint}", err=True)
-    if isinstance(sink, ebpf.OtlpHttpExporter) and (sink.failed or sink.dropped):
-        fail(f"{sink.failed} spans failed and {sink.dropped} were dropped: {sink.last_error}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "ebpf.foreground", options.to_json()])

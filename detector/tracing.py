@@ -30,6 +30,7 @@ from api import constants, telemetry
 from api.models import InstrumentedApplication
 from detector.detection import Detection
 from detector.records import container_names
+from ebpf.losses import describe as describe_losses
 
 log = logging.getLogger("hodegos.agent")
 Resource = dict[str, str | int]
@@ -176,13 +177,6 @@ class GoTracing:
 
 # -- reporting losses on the record --------------------------------------------------------------------
 
-REASON_WORDS = {
-    "ring_buffer_full": "ring buffer full (the agent's drain fell behind)",
-    "export_queue_full": "export queue full",
-    "export_failed": "export to the collector failed",
-    "export_error": "exporter error",
-}
-
 
 def _timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -208,7 +202,7 @@ def loss_entry(lost: Counter[str], seen: _Seen, now: datetime, quiet: timedelta)
     if total == 0 and seen.written is None:
         return None
     dropping = seen.last_loss is not None and now - seen.last_loss < quiet
-    reasons = ", ".join(f"{REASON_WORDS.get(r, r)}: {n}" for r, n in sorted(lost.items()) if n)
+    reasons = describe_losses(lost)
     if dropping:
         message = f"{total} spans lost since the agent started ({reasons})"
     else:

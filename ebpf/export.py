@@ -27,6 +27,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Status
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 
+from ebpf.losses import EXPORT_FAILED, QUEUE_FULL
 from ebpf.spans import Span
 
 SCOPE_NAME = "hodegos.ebpf.go.net/http"
@@ -34,8 +35,6 @@ SCOPE_VERSION = "0.1.0"
 
 
 OnLost = Callable[[int, str], None]
-QUEUE_FULL = "export_queue_full"
-FAILED = "export_failed"
 
 
 class Exporter(Protocol):
@@ -229,7 +228,7 @@ class OtlpHttpExporter:
             self.failed += len(spans)
             self.last_error = error
             if on_lost:
-                on_lost(len(spans), FAILED)
+                on_lost(len(spans), EXPORT_FAILED)
 
     def close(self) -> None:
         """Send what is queued, then stop."""

@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from ebpf import losses
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TARGET_LABELS = (
     ("k8s.namespace.name", "namespace"),
@@ -27,7 +29,6 @@ TARGET_LABELS = (
     ("k8s.container.name", "container"),
     ("service.name", "service"),
 )
-LOSS_REASONS = ("ring_buffer_full", "export_queue_full", "export_failed", "export_error")
 
 
 def _escape(value: object) -> str:
@@ -92,7 +93,7 @@ def render(
     finished: Mapping[str, int] = stats.get("finished") or {}
     doc = _Doc()
 
-    lost: Counter[str] = Counter({reason: 0 for reason in LOSS_REASONS})
+    lost: Counter[str] = Counter({reason: 0 for reason in losses.REASONS})
     exported = int(finished.get("spans_exported", 0))
     for key, count in finished.items():
         if key.startswith("lost:"):

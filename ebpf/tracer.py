@@ -30,14 +30,13 @@ from ebpf import artifact, helper
 from ebpf.errors import AttachFailed, BccUnavailable, NotTraceable, ProcessGone, TracerError
 from ebpf.export import Exporter, MemoryExporter
 from ebpf.lockdown import Propagation, lockdown_mode
+from ebpf.losses import EXPORT_ERROR, RING_FULL
 from ebpf.plan import Plan
 from ebpf.program import LoadedProgram
 from ebpf.spans import RECORD_SIZE, Record, decode, to_span
 
 DRAIN_INTERVAL = 0.05
 LIVENESS_INTERVAL = 0.5
-RING_FULL = "ring_buffer_full"
-EXPORT_ERROR = "export_error"
 _DEFAULT = object()
 
 

@@ -1,0 +1,75 @@
+"""Two real nodes: a DaemonSet runs one pod on each, pods reach each other across nodes, and two clusters
+with real nodes run side by side."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.nodes.conftest import PROBE_IMAGE, RealCluster
+from tests.support import wait
+
+pytestmark = pytest.mark.cluster
+
+
+def _pods(cluster: RealCluster, ns: str, selector: str) -> list[dict[str, Any]]:
+    out = cluster.kubectl("-n", ns, "get", "pods", "-l", selector, "-o", "json")
+    items: list[dict[str, Any]] = json.loads(out.stdout)["items"]
+    return items
+
+
+def test_daemonset_runs_one_pod_per_node_and_pods_talk_across_nodes(two_nodes: RealCluster) -> None:
+    ns = two_nodes.namespace()
+    two_nodes.apply(f"""
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: echo, namespace: {ns}}}
+spec:
+  selector: {{matchLabels: {{app: echo}}}}
+  template:
+    metadata: {{labels: {{app: echo}}}}
+    spec:
+      containers:
+      - name: main
+        image: {PROBE_IMAGE}
+        imagePullPolicy: Never
+        args: [python3, /app/probe.py, serve, "8080"]
+        env:
+        - {{name: POD_NAME, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
+        - {{name: POD_IP, valueFrom: {{fieldRef: {{fieldPath: status.podIP}}}}}}
+        readinessProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1}}
+""")
+
+    def ready() -> list[dict[str, Any]]:
+        pods = _pods(two_nodes, ns, "app=echo")
+        conditions = [c for p in pods for c in p["status"].get("conditions", [])]
+        ok = sum(1 for c in conditions if c["type"] == "Ready" and c["status"] == "True")
+        return pods if len(pods) == 2 and ok == 2 else []
+
+    pods = wait("one Ready echo pod per node", ready, timeout=120)
+    placed = {p["spec"]["nodeName"]: p for p in pods}
+    assert set(placed) == {f"{two_nodes.name}-worker-1", f"{two_nodes.name}-worker-2"}
+    first = placed[f"{two_nodes.name}-worker-1"]
+    second = placed[f"{two_nodes.name}-worker-2"]
+    assert str(first["status"]["podIP"]).startswith("10.244.1.")
+    assert str(second["status"]["podIP"]).startswith("10.244.2.")
+    # From the pod on node 1 to the pod on node 2, and back: routed through the cluster's switch.
+    for source, target in ((first, second), (second, first)):
+        url = f"http://{target['status']['podIP']}:8080/"
+        code = f"import urllib.request as u; print(u.urlopen('{url}', timeout=5).read().decode())"
+        name = source["metadata"]["name"]
+        out = two_nodes.kubectl("-n", ns, "exec", str(name), "--", "python3", "-c", code)
+        assert out.stdout.split() == [target["metadata"]["name"], target["status"]["podIP"]]
+
+
+def test_two_clusters_with_real_nodes_run_at_once(one_node: RealCluster, two_nodes: RealCluster) -> None:
+    """Each cluster's network lives in its own namespaces: the same addresses, no clash."""
+    from localcluster import lifecycle
+
+    for cluster, count in ((one_node, 1), (two_nodes, 2)):
+        report = lifecycle.status(cluster.name)
+        assert report["phase"] == "Running"
+        assert [n["ready"] for n in report["nodes"]] == [True] * count
+        assert [n["address"] for n in report["nodes"]] == [f"172.30.0.{10 + i}" for i in range(1, count + 1)]

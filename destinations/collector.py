@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -20,6 +21,17 @@ from destinations.errors import CollectorError
 from toolchain.otelcol import COLLECTOR_VERSION, collector_path, is_built
 
 __all__ = ["COLLECTOR_VERSION", "collector_path", "components", "is_built", "validate"]
+
+
+def _offline_prefix() -> list[str]:
+    """Run in a network namespace of its own, with nothing but a down loopback, where one can be made.
+
+    Some exporters look for their cloud while being validated (the Datadog exporter probes the cloud
+    metadata services for a host name, ``sigv4auth`` the AWS ones): in an empty network namespace those
+    attempts fail at once and nothing leaves the machine. Making one needs root (``unshare``).
+    """
+    unshare = shutil.which("unshare")
+    return [unshare, "--net", "--"] if unshare and os.geteuid() == 0 else []
 
 
 def components(binary: Path | None = None) -> dict[str, list[str]]:
@@ -56,10 +68,12 @@ def validate(
     """Run ``otelcol validate`` on ``config``; raise :class:`CollectorError` with the collector's message.
 
     ``sigv4auth`` fetches AWS credentials while it is validated: the SDK's default chain asks the EC2
-    metadata service, and ``assume_role`` calls STS. Validation never leaves this machine: the metadata
-    service is switched off, STS points at a closed loopback port, placeholder keys stand in when the
-    caller's environment has none, and ``assume_role`` is taken out of the copy that is validated. So the
-    config is checked and the credentials are not; the gateway gets its own at run time.
+    metadata service, and ``assume_role`` calls STS; the Datadog exporter probes cloud metadata services
+    for a host name. Validation never leaves this machine: it runs in an empty network namespace (as root;
+    :func:`_offline_prefix`), the AWS metadata service is switched off, STS points at a closed loopback
+    port, placeholder keys stand in when the caller's environment has none, and ``assume_role`` is taken
+    out of the copy that is validated. So the config is checked and the credentials are not; the gateway
+    gets its own at run time.
     """
     exe = binary or collector_path()
     if isinstance(config, str):
@@ -78,7 +92,7 @@ def validate(
         handle.write(text)
         handle.flush()
         out = subprocess.run(
-            [str(exe), "validate", f"--config={handle.name}"],
+            [*_offline_prefix(), str(exe), "validate", f"--config={handle.name}"],
             capture_output=True,
             text=True,
             timeout=120,

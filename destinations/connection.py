@@ -156,6 +156,26 @@ def _grpc(
     return ConnectionResult("ok", "accepted an empty export", target)
 
 
+def _datadog(
+    config: Mapping[str, Any], timeout: float, allowed_hosts: Collection[str] | None
+) -> ConnectionResult:
+    """The native Datadog exporter speaks Datadog's own API: ask it whether the API key is valid."""
+    api = config.get("api") or {}
+    host = f"api.{api.get('site') or 'datadoghq.com'}"
+    url = f"https://{host}/api/v1/validate"
+    if not _host_allowed(host, allowed_hosts):
+        return ConnectionResult("invalid", f"host {host} is not allowed for test connection", url)
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            reply = client.get(url, headers={"DD-API-KEY": str(api.get("key") or "")})
+    except httpx.HTTPError as exc:
+        status: Status = "tls-error" if _chain_has_tls_error(exc) else "unreachable"
+        return ConnectionResult(status, f"{url}: {exc}", url)
+    if reply.status_code == 200:
+        return ConnectionResult("ok", "the API key is valid for this site", url)
+    return ConnectionResult("rejected", f"{url} answered {reply.status_code} (a wrong key or site?)", url)
+
+
 def test_connection(
     destination: Destination | Mapping[str, Any],
     secrets: Mapping[str, str] | None = None,
@@ -184,6 +204,8 @@ def test_connection(
     for exporter_id in rendered.pipelines[f"{signal}/{rendered.id}"][1]:
         kind = exporter_id.split("/", 1)[0]
         config = _fill_secrets(rendered.exporters[exporter_id], env)
+        if kind == components.name("exporters", "datadog"):
+            return _datadog(config, timeout, allowed_hosts)
         headers = {str(k): str(v) for k, v in (config.get("headers") or {}).items()}
         headers.update(_auth_headers(config, rendered, env))
         if kind == http_name:

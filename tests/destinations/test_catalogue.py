@@ -180,9 +180,8 @@ def test_the_builder_manifest_lists_exactly_the_built_components() -> None:
         # pipelines/: the shared stage and the Action / SamplingRule kinds
         ("connectors", "forward"), ("processors", "transform"), ("processors", "filter"),
         ("processors", "tailsampling"),
-        # built for kind files to use (pipelines/kinds/ templates may name them) and, for datadog, the
-        # native Datadog exporter
+        # built for kind files to use (pipelines/kinds/ templates may name them)
         ("processors", "probabilisticsampler"), ("processors", "groupbytrace"), ("processors", "attributes"),
-        ("processors", "redaction"), ("exporters", "datadog"),
+        ("processors", "redaction"),
     }  # fmt: skip
     assert built <= used_by_types | used_by_configs

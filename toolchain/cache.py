@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -112,6 +115,8 @@ def ensure(tool: GoTool, progress: Progress | None = None) -> dict[str, Path]:
         if tool.is_built():
             return {b: tool.path(b) for b in tool.binaries}
         target = tool.directory
+        started = time.monotonic()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         (target / "bin").mkdir(parents=True, exist_ok=True)
         log = target / "build.log"
         env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", **tool.env}
@@ -128,5 +133,17 @@ def ensure(tool: GoTool, progress: Progress | None = None) -> dict[str, Path]:
                 partial = target / "bin" / f".{binary}.partial"
                 run_logged([*cmd, "-o", str(partial), package], cwd=work, env=env, log=log)
                 partial.rename(tool.path(binary))
+        # What the build cost, for benchmarks/real_node.py (CPU time of the go commands and wall time).
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        (target / "build.json").write_text(
+            json.dumps(
+                {
+                    "seconds": round(time.monotonic() - started, 1),
+                    "cpuSeconds": round(cpu, 1),
+                }
+            )
+            + "\n"
+        )
         say(f"{tool.name} {tool.version} ready in {target}")
     return {b: tool.path(b) for b in tool.binaries}

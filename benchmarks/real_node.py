@@ -148,11 +148,7 @@ def main() -> int:
     api = lifecycle.admin_api(Layout.for_name(args.cluster))
     try:
         print(f"cluster up (control plane + 1 real node + CoreDNS + metrics-server): {total:.1f} s")
-        print(
-            print(
-                f"  namespaces -> kubelet started (containerd, 4 image imports): {node_wait - node_start:.1f} s"
-            )
-        )
+        print(f"  namespaces -> kubelet started (containerd, image imports): {node_wait - node_start:.1f} s")
         print(f"  kubelet started -> Node Ready: {addons - node_wait:.1f} s")
         print(f"  CoreDNS and metrics-server available: {total - addons:.1f} s")
         idle = node_memory(args.cluster)

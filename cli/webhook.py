@@ -75,9 +75,34 @@ def serve(
         Path | None,
         typer.Option("--config", help="Hodegos config.yaml (default: the hodegos-config ConfigMap, live)"),
     ] = None,
-    config_namespace: Annotated[
-        str, typer.Option("--config-namespace", help="where the hodegos-config ConfigMap is")
+    namespace: Annotated[
+        str,
+        typer.Option("--namespace", envvar="HODEGOS_NAMESPACE", help="where Hodegos runs (never injected)"),
     ] = constants.NAMESPACE,
+    config_namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--config-namespace", help="where the hodegos-config ConfigMap is (default: --namespace)"
+        ),
+    ] = None,
+    cert_secret: Annotated[
+        str | None,
+        typer.Option(
+            "--cert-secret",
+            help="keep the certificates in this Secret of --namespace, shared by every replica (in-cluster)",
+        ),
+    ] = None,
+    register_service: Annotated[
+        str | None,
+        typer.Option(
+            "--register-service",
+            help="apply the MutatingWebhookConfiguration pointing at this Service of --namespace (port 443)",
+        ),
+    ] = None,
+    owner_clusterrole: Annotated[
+        str | None,
+        typer.Option("--owner-clusterrole", help="ClusterRole owning the registration (removed with it)"),
+    ] = None,
     manage_certs: Annotated[
         bool,
         typer.Option("--manage-certs/--no-manage-certs", help="issue and rotate certificates in --cert-dir"),
@@ -124,16 +149,32 @@ def serve(
             fail(str(exc))
     elif kubeconfig is not None or in_cluster:
         api = connect(kubeconfig, in_cluster=in_cluster or None)
-        view = ClusterCache(api, config_namespace, recorder=Recorder(api, "hodegos-webhook")).start()
+        view = ClusterCache(
+            api, config_namespace or namespace, recorder=Recorder(api, "hodegos-webhook")
+        ).start()
         if file_config is None:
             config = view.config  # hodegos-config, followed live
     else:
         fail("give --records DIR (files) or --kubeconfig FILE / --in-cluster (watch the cluster)")
-    if register_url is not None and api is None:
-        fail("--register-url needs --kubeconfig or --in-cluster")
+    if (register_url or register_service or cert_secret) and api is None:
+        fail("--register-url, --register-service and --cert-secret need --kubeconfig or --in-cluster")
+    if register_url and register_service:
+        fail("give --register-url or --register-service, not both")
 
-    client_config = _client_config(register_url, registration.SERVICE_PORT) if register_url else None
+    client_config: dict[str, Any] | None = None
+    if register_url:
+        client_config = _client_config(register_url, registration.SERVICE_PORT)
+    elif register_service:
+        client_config = registration.service_client_config(register_service, namespace)
     registered = False
+    owner = None
+    if owner_clusterrole and api is not None:
+        from kube.resources import CLUSTERROLES
+
+        owner = api.get(CLUSTERROLES, None, owner_clusterrole)
+        if owner is None:
+            fail(f"ClusterRole {owner_clusterrole} (--owner-clusterrole) does not exist")
+    excluded = [*registration.EXCLUDED_NAMESPACES, namespace]
 
     def publish(bundle: bytes) -> None:
         nonlocal registered
@@ -142,12 +183,33 @@ def serve(
         if registered:
             registration.apply_ca_bundle(api, bundle)
         else:
-            registration.apply_configuration(api, registration.build_configuration(bundle, client_config))
+            manifest = registration.build_configuration(
+                bundle, client_config, excluded_namespaces=excluded, owner=owner
+            )
+            registration.apply_configuration(api, manifest)
             registered = True
 
-    keeper = None
+    keeper: Any = None
     try:
-        if manage_certs:
+        if cert_secret is not None and api is not None:
+            from certs.shared import SharedKeeper
+
+            hosts = _hosts(
+                [
+                    *(host_names or []),
+                    *authority.service_hosts(register_service or constants.WEBHOOK_SERVICE, namespace),
+                ]
+            )
+            keeper = SharedKeeper(
+                api, cert_dir, hosts, namespace=namespace, name=cert_secret, publish_bundle=publish
+            )
+            decision, _ = keeper.sync()
+            stderr.print(
+                f"certificates in Secret {namespace}/{cert_secret}: {decision.action} ({decision.reason})",
+                highlight=False,
+            )
+            keeper.start()
+        elif manage_certs:
             decision, material = keeping.keep(
                 cert_dir, _hosts(host_names), publish_bundle=publish, settle=10.0
             )
@@ -166,7 +228,8 @@ def serve(
     except (CertError, RegistrationError) as exc:
         fail(str(exc))
     if client_config is not None:
-        stderr.print(f"registered {constants.WEBHOOK_CONFIGURATION} -> {register_url}", highlight=False)
+        target = register_url or f"service {namespace}/{register_service}"
+        stderr.print(f"registered {constants.WEBHOOK_CONFIGURATION} -> {target}", highlight=False)
 
     tls = ReloadingContext(cert_dir / storing.CERT_FILE, cert_dir / storing.KEY_FILE)
     app_ = create_app(view, config, settings=Settings(deadline=deadline), tls=tls)

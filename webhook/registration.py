@@ -81,8 +81,13 @@ def build_configuration(
     timeout_seconds: int = TIMEOUT_SECONDS,
     excluded_namespaces: Sequence[str] = EXCLUDED_NAMESPACES,
     name: str = constants.WEBHOOK_CONFIGURATION,
+    owner: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The MutatingWebhookConfiguration manifest (pure)."""
+    """The MutatingWebhookConfiguration manifest (pure).
+
+    ``owner`` (a cluster-scoped object, e.g. the webhook's ClusterRole from the chart) becomes its owner
+    reference, so uninstalling the chart garbage-collects the configuration the webhook registered itself.
+    """
     if not 1 <= timeout_seconds <= MAX_TIMEOUT_SECONDS:
         raise RegistrationError(f"timeoutSeconds must be 1..{MAX_TIMEOUT_SECONDS}, got {timeout_seconds}")
     if b"-----BEGIN CERTIFICATE-----" not in ca_bundle:
@@ -90,17 +95,28 @@ def build_configuration(
     if ("url" in client_config) == ("service" in client_config):
         raise RegistrationError("clientConfig needs exactly one of url or service")
     excluded = list(dict.fromkeys(excluded_namespaces))
+    metadata: dict[str, Any] = {
+        "name": name,
+        "labels": {
+            constants.LABEL_NAME: constants.WEBHOOK_SERVICE,
+            constants.LABEL_PART_OF: constants.PRODUCT,
+            constants.LABEL_MANAGED_BY: constants.PRODUCT,
+        },
+    }
+    if owner is not None:
+        meta = owner.get("metadata") or {}
+        metadata["ownerReferences"] = [
+            {
+                "apiVersion": owner.get("apiVersion"),
+                "kind": owner.get("kind"),
+                "name": meta.get("name"),
+                "uid": meta.get("uid"),
+            }
+        ]
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "MutatingWebhookConfiguration",
-        "metadata": {
-            "name": name,
-            "labels": {
-                constants.LABEL_NAME: constants.WEBHOOK_SERVICE,
-                constants.LABEL_PART_OF: constants.PRODUCT,
-                constants.LABEL_MANAGED_BY: constants.PRODUCT,
-            },
-        },
+        "metadata": metadata,
         "webhooks": [
             {
                 "name": constants.WEBHOOK_NAME,

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # `make demo`: Hodegos end to end on the embedded local cluster.
-#   1. a real control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok fake nodes);
-#   2. the injection webhook on this host, registered with the API server;
-#   3. an opted-in namespace, an InstrumentedApplication and a Deployment whose pods come out injected.
+#   1. a real control plane (etcd, kube-apiserver, controller-manager, scheduler) and a real node
+#      (containerd + kubelet + kube-proxy in namespaces of its own, CoreDNS, metrics-server);
+#   2. the Python agent image (from toolchain/recipes/python) and a small Python app image, written as OCI
+#      archives and loaded into the node with `hodegos cluster load` (no registry, no Docker);
+#   3. the injection webhook on this host, registered with the API server;
+#   4. an opted-in namespace, an InstrumentedApplication and a Deployment whose pods come out injected, and
+#      whose app process really starts with the agent: its /proc/1/environ and its own log say so.
 # The cluster stays up afterwards so you can look around; the last lines say how to tear it down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,12 +16,36 @@ NAME="${HODEGOS_DEMO_CLUSTER:-hodegos}"
 NS=shop
 bold() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-bold "Starting the local cluster '$NAME' (the first run builds Kubernetes from source: allow 20 minutes)"
-hodegos cluster up --name "$NAME"
+bold "Starting the local cluster '$NAME' with one real node (the first run builds from source: allow 30 minutes)"
+hodegos cluster up --name "$NAME" --nodes 1
 KUBECONFIG_PATH="$(hodegos cluster kubeconfig --name "$NAME")"
 KUBECTL="$(python -c 'from toolchain import cluster; print(cluster.KUBERNETES.path("kubectl"))')"
 k() { "$KUBECTL" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 k get nodes -o wide
+
+bold "Making the agent and app images (OCI archives) and loading them into the node"
+APP_DIR="$(mktemp -d)"
+cat > "$APP_DIR/checkout.py" <<'PY'
+"""The demo's checkout service: says whether the OpenTelemetry agent was loaded at start-up, then serves."""
+import http.server, os, sys
+loaded = any(m.startswith("opentelemetry") for m in sys.modules)
+print(f"checkout: pid {os.getpid()}, OpenTelemetry agent loaded at start-up: {loaded}", flush=True)
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"checkout ok\n")
+http.server.ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
+PY
+read -r AGENT_TAR APP_TAR < <(python - "$APP_DIR/checkout.py" <<'PY'
+import sys
+from pathlib import Path
+from toolchain import localimages
+agent = localimages.agent_archive("python")
+app = localimages.app_image("localhost/hodegos-demo/checkout:1", {"/app/checkout.py": Path(sys.argv[1])},
+                            cmd=["python3", "/app/checkout.py"])
+print(agent, app)
+PY
+)
+hodegos cluster load --name "$NAME" "$AGENT_TAR" "$APP_TAR"
 
 bold "Starting the injection webhook and registering it with the API server"
 hodegos cluster webhook --name "$NAME"
@@ -45,7 +73,7 @@ spec:
 EOF
 # What the node agent writes once it has seen the process: the language of each container.
 k -n "$NS" patch instrumentedapplication deployment-checkout --subresource=status --type=merge \
-  -p '{"status":{"containers":[{"name":"app","language":"python","runtimeVersion":"3.12.4","libc":"glibc"}]}}'
+  -p '{"status":{"containers":[{"name":"app","language":"python","runtimeVersion":"3.11.2","libc":"glibc"}]}}'
 k -n "$NS" get instrumentedapplications
 sleep 1  # the webhook's watch cache sees the record within milliseconds; a second is plenty
 
@@ -66,9 +94,11 @@ spec:
     spec:
       containers:
       - name: app
-        image: registry.example/checkout:1.0
+        image: localhost/hodegos-demo/checkout:1
+        imagePullPolicy: Never
         env:
         - {name: PYTHONPATH, value: /srv/app/lib}
+        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
 EOF
 k -n "$NS" rollout status deployment/checkout --timeout=120s
 k -n "$NS" get pods -o wide
@@ -85,11 +115,19 @@ app env:
 {{range (index .spec.containers 0).env}}  {{.name}}={{if .value}}{{.value}}{{else}}(from {{range $k, $v := .valueFrom}}{{$k}}{{end}}){{end}}
 {{end}}'
 
+bold "The app process in $POD really started with the injected environment"
+echo "/proc/1/environ of container 'app' (the python3 process):"
+k -n "$NS" exec "$POD" -c app -- cat /proc/1/environ | tr '\0' '\n' | grep -E '^(PYTHONPATH|OTEL_[A-Z_]+)=' | sed 's/^/  /'
+echo "its own log:"
+k -n "$NS" logs "$POD" -c app | sed 's/^/  /'
+k -n "$NS" logs "$POD" -c app | grep -q "agent loaded at start-up: True"
+
 cat <<EOF
 
 Look around:
   export KUBECONFIG=$KUBECONFIG_PATH
-  $KUBECTL get pods -A
+  $KUBECTL get pods -A -o wide
+  $KUBECTL top pods -A
   $KUBECTL -n $NS get instrumentedapplications
   $KUBECTL -n $NS scale deployment checkout --replicas=5    # new pods are injected too
   hodegos cluster status --name $NAME

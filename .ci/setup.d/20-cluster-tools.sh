@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the pinned local control plane (kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok)
+# Build the pinned local cluster (kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok; the real
+# nodes' kubelet, kube-proxy, containerd, runc, CNI plugins, CoreDNS, metrics-server and their images)
 # and helm from the Go module proxy into ~/.cache/hodegos. Idempotent: a cached pin is never rebuilt.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -218,9 +218,8 @@ def _cgroup_dirs(spec: NodeSpec) -> list[Path]:
     found: list[Path] = []
     for hierarchy in _hierarchies():
         top = hierarchy / spec.cgroup.strip("/")
-        if top.is_dir():
-            found += sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
-            found.append(top)
+        # Bottom-up, and tolerant of groups vanishing under us (kubelet and runc remove theirs too).
+        found += [Path(root) for root, _dirs, _files in os.walk(top, topdown=False, onerror=lambda _e: None)]
     return found
 
 

@@ -73,3 +73,25 @@ def test_two_clusters_with_real_nodes_run_at_once(one_node: RealCluster, two_nod
         assert report["phase"] == "Running"
         assert [n["ready"] for n in report["nodes"]] == [True] * count
         assert [n["address"] for n in report["nodes"]] == [f"172.30.0.{10 + i}" for i in range(1, count + 1)]
+
+
+def test_a_dead_node_part_degrades_status_and_up_repairs_it(two_nodes: RealCluster) -> None:
+    import os
+    import signal
+
+    from localcluster import lifecycle
+
+    kubelet = next(
+        row
+        for row in lifecycle.status(two_nodes.name)["components"]
+        if row["name"] == f"{two_nodes.name}-worker-2/kubelet"
+    )
+    os.kill(kubelet["pid"], signal.SIGKILL)
+    report = wait(
+        "status to notice", lambda: (r := lifecycle.status(two_nodes.name))["phase"] == "Degraded" and r
+    )
+    assert not next(row for row in report["components"] if row["name"] == kubelet["name"])["running"]
+    result = lifecycle.up(two_nodes.name, build=False)
+    assert not result.already_up and f"{two_nodes.name}-worker-2" in result.restarted
+    assert result.status["phase"] == "Running"
+    assert [n["ready"] for n in result.status["nodes"]] == [True, True]

@@ -299,7 +299,7 @@ def start_namespaces(spec: NodeSpec, switch_pid: int, peers: list[NodeSpec]) -> 
             with contextlib.suppress(OSError):
                 read[path] = Path("/proc/sys", path).read_text()
         setup = nodeconfig.setup_script(spec, nodeconfig.sysctl_overrides(read))
-        _run([*nsenter(node.pid, net=False), "sh", "-c", setup], f"{spec.name} mounts", log=log)
+        _run([*nsenter(node.pid, net=False), "sh", "-c", setup], f"{spec.name}/namespaces (mounts)", log=log)
         veth = f"n{spec.index}"
         switch = nsenter(switch_pid, mount=False)
         _run([*switch, "ip", "link", "del", veth], "cluster network") if _link_exists(
@@ -320,18 +320,22 @@ def start_namespaces(spec: NodeSpec, switch_pid: int, peers: list[NodeSpec]) -> 
                 "netns",
                 str(node.pid),
             ],
-            f"{spec.name} network",
+            f"{spec.name}/namespaces (network)",
             log=log,
         )
-        _run([*switch, "ip", "link", "set", veth, "master", "br0", "up"], f"{spec.name} network", log=log)
+        _run(
+            [*switch, "ip", "link", "set", veth, "master", "br0", "up"],
+            f"{spec.name}/namespaces (network)",
+            log=log,
+        )
         _run(
             [*nsenter(node.pid, mount=False), "sh", "-c", nodeconfig.network_script(spec, peers)],
-            f"{spec.name} network",
+            f"{spec.name}/namespaces (network)",
             log=log,
         )
         _run(
             [*switch, "ip", "route", "replace", spec.pod_cidr, "via", spec.ip],
-            f"{spec.name} network",
+            f"{spec.name}/namespaces (network)",
             log=log,
         )
     except BaseException:
@@ -353,7 +357,7 @@ def add_peer_routes(holder_pid: int, spec: NodeSpec, peers: list[NodeSpec]) -> N
         if peer.index != spec.index:
             _run(
                 [*nsenter(holder_pid, mount=False), "ip", "route", "replace", peer.pod_cidr, "via", peer.ip],
-                f"{spec.name} network",
+                f"{spec.name}/namespaces (network)",
             )
 
 
@@ -383,14 +387,14 @@ def wait_containerd(
         processes.reap()
         if not processes.alive(proc):
             raise ComponentFailedError(
-                f"{spec.name} containerd", "exited during start-up", log, processes.log_tail(log)
+                f"{spec.name}/containerd", "exited during start-up", log, processes.log_tail(log)
             )
         done = subprocess.run(ctr(holder_pid, ctr_bin, "version"), capture_output=True, env={"PATH": PATH})
         if done.returncode == 0:
             return
         time.sleep(0.1)
     raise ComponentFailedError(
-        f"{spec.name} containerd", f"not serving after {timeout:.0f}s", log, processes.log_tail(log)
+        f"{spec.name}/containerd", f"not serving after {timeout:.0f}s", log, processes.log_tail(log)
     )
 
 

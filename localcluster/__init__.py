@@ -7,5 +7,10 @@ Layers, from data to processes:
 - :mod:`localcluster.pki`: the cluster CA, serving and client certificates, service-account keys.
 - :mod:`localcluster.components`: the command line of each component (pure).
 - :mod:`localcluster.processes`: starting, identifying and stopping processes; who holds a port.
-- :mod:`localcluster.lifecycle`: ``up``, ``down`` and ``status``.
+- :mod:`localcluster.nodeconfig`: a real node as data (addresses; containerd, kubelet, kube-proxy, CNI).
+- :mod:`localcluster.nodes`: the namespaces, cgroups and processes of real nodes; taking them away.
+- :mod:`localcluster.netproxy`: the process joining the cluster's private network to the host's loopback.
+- :mod:`localcluster.fleet`: the real nodes of one cluster: start, Ready, load images, stop, status rows.
+- :mod:`localcluster.addons`: CoreDNS and metrics-server.
+- :mod:`localcluster.lifecycle`: ``up``, ``down``, ``load`` and ``status``.
 """

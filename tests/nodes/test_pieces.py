@@ -66,3 +66,16 @@ def test_a_node_part_that_exits_is_named_with_its_log(tmp_path: Path) -> None:
 def test_missing_kernel_features_give_one_clear_message() -> None:
     error = NodePreflightError(["the kernel has no overlay filesystem"])
     assert "cannot run real nodes" in str(error) and "overlay" in str(error) and "--fake-nodes" in str(error)
+
+
+def test_netproxy_accepts_only_connect_to_literal_addresses() -> None:
+    from localcluster.netproxy import parse_connect
+
+    assert parse_connect(b"CONNECT 172.30.0.11:10250 HTTP/1.1\r\nHost: x\r\n\r\n") == ("172.30.0.11", 10250)
+    for bad in (
+        b"GET / HTTP/1.1\r\n\r\n",
+        b"CONNECT example.com:443 HTTP/1.1\r\n\r\n",
+        b"CONNECT 1.2.3.4:0 HTTP/1.1",
+    ):
+        with pytest.raises(ValueError):
+            parse_connect(bad)

@@ -36,6 +36,11 @@ def run(
         min=5.0,
         help="Least time between two rollouts to the same target.",
     ),
+    collector_service_accounts: bool = typer.Option(
+        False,
+        "--collector-service-accounts",
+        help="Run the collectors as the chart's ServiceAccounts (hodegos-gateway, hodegos-node-collector).",
+    ),
     webhook_check: bool = typer.Option(
         True,
         "--webhook-check/--no-webhook-check",
@@ -59,6 +64,7 @@ def run(
         leader_election=leader_elect,
         webhook_healthy=None if webhook_check else (lambda: True),
         rollout_cooldown=cooldown,
+        collector_service_accounts=collector_service_accounts,
     )
     signal.signal(signal.SIGTERM, lambda *_: manager.stop.set())
     try:

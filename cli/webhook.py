@@ -99,6 +99,9 @@ def serve(
             help="apply the MutatingWebhookConfiguration pointing at this Service of --namespace (port 443)",
         ),
     ] = None,
+    timeout_seconds: Annotated[
+        int, typer.Option("--timeout-seconds", help="timeoutSeconds of the registration (1..5)")
+    ] = 3,
     owner_clusterrole: Annotated[
         str | None,
         typer.Option("--owner-clusterrole", help="ClusterRole owning the registration (removed with it)"),
@@ -135,8 +138,10 @@ def serve(
         file_config = HodegosConfig.parse_text(config_file.read_text()) if config_file else None
     except (OSError, ConfigError) as exc:
         fail(str(exc))
-    if not 0 < deadline < registration.TIMEOUT_SECONDS:
-        fail(f"--deadline must be between 0 and the webhook timeout ({registration.TIMEOUT_SECONDS}s)")
+    if not 1 <= timeout_seconds <= registration.MAX_TIMEOUT_SECONDS:
+        fail(f"--timeout-seconds must be 1..{registration.MAX_TIMEOUT_SECONDS}, got {timeout_seconds}")
+    if not 0 < deadline < timeout_seconds:
+        fail(f"--deadline must be between 0 and the webhook timeout ({timeout_seconds}s)")
     cert_dir = cert_dir.expanduser()
 
     api = None
@@ -184,7 +189,11 @@ def serve(
             registration.apply_ca_bundle(api, bundle)
         else:
             manifest = registration.build_configuration(
-                bundle, client_config, excluded_namespaces=excluded, owner=owner
+                bundle,
+                client_config,
+                excluded_namespaces=excluded,
+                owner=owner,
+                timeout_seconds=timeout_seconds,
             )
             registration.apply_configuration(api, manifest)
             registered = True

@@ -106,7 +106,13 @@ def reconcile(ctx: Context) -> float | None:
             )
         secrets = {s: _secret_data(ctx, s) for s in rendered.secrets}
         objects, digest = collectors.desired_objects(
-            group, rendered.config, secrets, ctx.image, rendered.env, stateful=stateful
+            group,
+            rendered.config,
+            secrets,
+            ctx.image,
+            rendered.env,
+            stateful=stateful,
+            service_account=ctx.collector_service_accounts,
         )
         workload = None
         for obj in objects:

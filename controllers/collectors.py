@@ -129,7 +129,7 @@ def _container(
 
 
 def _pod_template(
-    group: Mapping[str, Any], container: dict[str, Any], config_map: str, digest: str
+    group: Mapping[str, Any], container: dict[str, Any], config_map: str, digest: str, service_account: bool
 ) -> dict[str, Any]:
     labels = _labels(group["metadata"]["name"], group["spec"]["role"])
     volumes: list[dict[str, Any]] = [{"name": "config", "configMap": {"name": config_map}}]
@@ -138,9 +138,15 @@ def _pod_template(
             {"name": "pod-logs", "hostPath": {"path": "/var/log/pods", "type": "Directory"}},
             {"name": "hostfs", "hostPath": {"path": "/", "type": "Directory"}},
         ]
+    spec: dict[str, Any] = {"containers": [container], "volumes": volumes}
+    if service_account:
+        # The chart's ServiceAccounts are named after the groups (the node collector's reads pods for
+        # k8s_attributes; the gateway's mounts no token).
+        spec["serviceAccountName"] = group["metadata"]["name"]
+        spec["automountServiceAccountToken"] = group["spec"]["role"] == "node"
     return {
         "metadata": {"labels": labels, "annotations": {constants.ANNOTATION_CONFIG_HASH: digest}},
-        "spec": {"containers": [container], "volumes": volumes},
+        "spec": spec,
     }
 
 
@@ -156,6 +162,7 @@ def desired_objects(
     env: Sequence[Mapping[str, Any]] = (),
     *,
     stateful: bool = False,
+    service_account: bool = False,
 ) -> tuple[list[dict[str, Any]], str]:
     """Every object the group owns, and the config hash.
 
@@ -177,7 +184,7 @@ def desired_objects(
     }
     selector = {"matchLabels": {constants.LABEL_NAME: name, constants.LABEL_PART_OF: constants.PRODUCT}}
     container = _container(image, resources, size, env, host_ports=role == "node")
-    template = _pod_template(group, container, name, digest)
+    template = _pod_template(group, container, name, digest, service_account)
     if role == "node":
         daemonset = {
             "apiVersion": "apps/v1",

@@ -104,6 +104,7 @@ class Context:
     rules_version: str | None = None
     rollout_cooldown: timedelta = rollouts.DEFAULT_COOLDOWN
     recorder: Recorder | None = None
+    collector_service_accounts: bool = False  # the chart made ServiceAccounts named after the groups
 
     def __post_init__(self) -> None:
         if self.recorder is None:

@@ -79,6 +79,7 @@ class Manager:
         lease_duration: int = 15,
         webhook_healthy: Any = None,
         rollout_cooldown: float = 300.0,
+        collector_service_accounts: bool = False,
     ) -> None:
         self.api = api
         self.namespace = namespace
@@ -101,6 +102,7 @@ class Manager:
             rules_version=_rules_version(),
             rollout_cooldown=timedelta(seconds=rollout_cooldown),
             recorder=recorder,
+            collector_service_accounts=collector_service_accounts,
         )
         self._elector_thread: threading.Thread | None = None
         self.elector = (

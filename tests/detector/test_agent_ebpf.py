@@ -1,12 +1,14 @@
 """End to end on one node: a labelled Go pod is detected, traced with real BPF, spans reach OTLP with the pod.
 
 The real pieces: the control plane, the agent loop, cgroup discovery, the eBPF tracer (``ebpf/``) as
-``hodegos agent run`` wires it, and an OTLP/HTTP receiver decoding what arrives. The test plays kubelet
+``hodegos agent run`` wires it, an OTLP/HTTP receiver decoding what arrives, and the span-loss report
+written to the record on the real API server. The test plays kubelet
 (cgroups and pod status), as in ``test_agent_cluster.py``.
 """
 
 from __future__ import annotations
 
+import http.client
 import http.server
 import os
 import secrets
@@ -14,6 +16,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +27,11 @@ from api import constants
 from cli.agent import _go_tracing
 from detector.node import NodeAgent
 from kube import Api
+from kube.resources import RECORDS
 from tests.cgroups import join
 from tests.detector.conftest import GO, Started, _build
 from tests.detector.test_agent_cluster import containers_of, get_record, make_record
-from tests.support import bpf_ready, require
+from tests.support import bpf_ready, require, wait
 
 pytestmark = [pytest.mark.cluster, pytest.mark.bpf]
 
@@ -88,6 +92,49 @@ def otlp_receiver() -> Iterator[tuple[str, list[ExportTraceServiceRequest]]]:
     server.shutdown()
 
 
+def running_go_pod(
+    core: Any,
+    namespace: str,
+    node: str,
+    name: str,
+    binary: Path,
+    start: Callable[..., Started],
+    pod_cgroups: Callable[[str, str], Path],
+) -> tuple[str, Started]:
+    """A labelled pod whose one container runs ``binary`` here, in the pod's cgroups, reported Running."""
+    pod = core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": name, "labels": {constants.LABEL_EBPF_GO: "true"}},
+            "spec": {"nodeName": node, "containers": [{"name": name, "image": f"{name}:1"}]},
+        },
+    )
+    uid: str = pod.metadata.uid
+    cid = secrets.token_hex(32)
+    server = start([str(binary)], preexec=join(pod_cgroups(uid, cid)))
+    core.patch_namespaced_pod_status(
+        name,
+        namespace,
+        {
+            "status": {
+                "phase": "Running",
+                "containerStatuses": [
+                    {
+                        "name": name,
+                        "image": f"{name}:1",
+                        "imageID": "",
+                        "ready": True,
+                        "restartCount": 0,
+                        "containerID": f"containerd://{cid}",
+                        "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}},
+                    }
+                ],
+            }
+        },
+    )
+    return uid, server
+
+
 def test_labelled_go_pod_is_traced_with_its_pod_resource(
     kube_api: Any,
     admin_api: Api,
@@ -112,36 +159,7 @@ def test_labelled_go_pod_is_traced_with_its_pod_resource(
     agent = NodeAgent(admin_api, node_name, tracing=tracing)
 
     record = make_record(custom, kube_namespace, "Pod", "web")
-    pod = core.create_namespaced_pod(
-        kube_namespace,
-        {
-            "metadata": {"name": "web", "labels": {constants.LABEL_EBPF_GO: "true"}},
-            "spec": {"nodeName": node_name, "containers": [{"name": "web", "image": "web:1"}]},
-        },
-    )
-    uid: str = pod.metadata.uid
-    cid = secrets.token_hex(32)
-    server = start([str(go_http_server)], preexec=join(pod_cgroups(uid, cid)))
-    core.patch_namespaced_pod_status(
-        "web",
-        kube_namespace,
-        {
-            "status": {
-                "phase": "Running",
-                "containerStatuses": [
-                    {
-                        "name": "web",
-                        "image": "web:1",
-                        "imageID": "",
-                        "ready": True,
-                        "restartCount": 0,
-                        "containerID": f"containerd://{cid}",
-                        "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}},
-                    }
-                ],
-            }
-        },
-    )
+    uid, server = running_go_pod(core, kube_namespace, node_name, "web", go_http_server, start, pod_cgroups)
     try:
         outcomes = agent.run_once()
         assert any(f"tracing web (pid {server.pid})" in o for o in outcomes), outcomes
@@ -176,3 +194,104 @@ def test_labelled_go_pod_is_traced_with_its_pod_resource(
         core.delete_namespaced_pod("web", kube_namespace, grace_period_seconds=0)
         agent.run_once()  # the pod is gone: its tracer is closed
     assert tracing.active == {}
+
+
+def test_dropped_spans_reach_the_record_without_erasing_anyone_elses_status(
+    kube_api: Any,
+    admin_api: Api,
+    hodegos_crds: list[str],
+    kube_namespace: str,
+    node_name: str,
+    go_http_server: Path,
+    start: Callable[..., Started],
+    pod_cgroups: Callable[[str, str], Path],
+    otlp_receiver: tuple[str, list[ExportTraceServiceRequest]],
+) -> None:
+    """A ring buffer of one page overflows under a burst: the loss is counted, written to this node's
+    ``status.spanLoss`` entry by a merge patch that leaves the containers and the controllers'
+    conditions alone (and theirs leave it alone), and the controllers' rule reads it."""
+    ok, why = bpf_ready()
+    require(ok, why)
+    from kubernetes import client
+
+    import ebpf
+    from controllers.instrumentor import _span_loss_condition
+    from detector.tracing import GoTracing, LossReporter
+
+    endpoint, received = otlp_receiver
+    core: Any = client.CoreV1Api(kube_api)
+    custom: Any = client.CustomObjectsApi(kube_api)
+    runtime = ebpf.TracerRuntime(ring_pages=1)  # its own runtime, so the ring buffer is tiny
+    exporter = ebpf.OtlpHttpExporter(endpoint)
+    tracing = GoTracing(lambda pid, resource: runtime.attach(pid, resource, exporter))
+    agent = NodeAgent(admin_api, node_name, tracing=tracing)
+    record = make_record(custom, kube_namespace, "Pod", "burst")
+    _, server = running_go_pod(core, kube_namespace, node_name, "burst", go_http_server, start, pod_cgroups)
+
+    def patch(namespace: str, name: str, body: dict[str, Any]) -> None:
+        admin_api.merge_patch(RECORDS, namespace, name, body, sub="status")
+
+    def status() -> dict[str, Any]:
+        found: dict[str, Any] = get_record(custom, kube_namespace, record).get("status") or {}
+        return found
+
+    try:
+        outcomes = agent.run_once()
+        assert any(f"tracing burst (pid {server.pid})" in o for o in outcomes), outcomes
+        host, port = server.ready.rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        sent = 0
+        for _ in range(400):
+            conn.request("GET", "/burst")
+            reply = conn.getresponse()
+            reply.read()
+            sent += reply.status == 418
+        conn.close()
+        (tracer,) = runtime.tracers()
+
+        def settled() -> bool:
+            runtime.flush()
+            tracer._refresh_losses()
+            return tracer.spans_exported + tracer.spans_lost >= sent
+
+        wait("every request a span or a counted loss", settled, timeout=30)
+        lost = tracer.lost["ring_buffer_full"]
+        assert lost > 0 and tracer.spans_exported + lost == sent
+        spans = wait(
+            "the exported spans at the receiver",
+            lambda: (n := sum(len(ss.spans) for r in list(received) for rs in r.resource_spans
+                              for ss in rs.scope_spans)) >= tracer.spans_exported and n,
+        )  # fmt: skip
+        assert spans == sent - lost
+
+        reporter = LossReporter(tracing, node_name, patch, lambda ns, name: status())
+        now = datetime.now(UTC)
+        assert reporter.tick(now) == [f"{kube_namespace}/{record}"]
+        entry = status()["spanLoss"][node_name]
+        assert entry["dropping"] is True and entry["spansLost"] == lost
+        assert entry["reasons"] == {"ring_buffer_full": lost}
+        assert containers_of(get_record(custom, kube_namespace, record))["burst"]["language"] == "go"
+        assert _span_loss_condition(status()["spanLoss"], None)["status"] == "True"
+
+        # The instrumentor writes its whole conditions list with a merge patch: the entry stays.
+        condition = {
+            "type": "OptedIn", "status": "True", "reason": "Test", "message": "",
+            "lastTransitionTime": "2026-01-01T00:00:00Z",
+        }  # fmt: skip
+        patch(kube_namespace, record, {"status": {"conditions": [condition]}})
+        assert status()["spanLoss"][node_name]["spansLost"] == lost
+        # Another node's agent writes its own key: both entries stay.
+        patch(kube_namespace, record, {"status": {"spanLoss": {"other-node": {"dropping": False}}}})
+        assert set(status()["spanLoss"]) == {node_name, "other-node"}
+        # A quiet minute later this agent says it stopped, and touches nothing else.
+        assert reporter.tick(now + timedelta(seconds=90)) == [f"{kube_namespace}/{record}"]
+        after = status()
+        assert after["spanLoss"][node_name]["dropping"] is False
+        assert after["spanLoss"][node_name]["spansLost"] == lost
+        assert after["conditions"] == [condition] and "burst" in containers_of({"status": after})
+        assert _span_loss_condition(after["spanLoss"], None)["reason"] == "NoRecentLoss"
+    finally:
+        core.delete_namespaced_pod("burst", kube_namespace, grace_period_seconds=0)
+        agent.run_once()
+        runtime.close()
+        exporter.close()

@@ -37,7 +37,9 @@ class RollbackSettings(Model):
 
 
 class HodegosConfig(Model):
-    mode: Literal["opt-in", "opt-out"] = "opt-in"
+    # opt-in: annotated namespaces/workloads; opt-out: everything not disabled; off: nothing, whatever the
+    # annotations say (what `hodegos uninstall` sets first, so every workload is rolled back clean).
+    mode: Literal["opt-in", "opt-out", "off"] = "opt-in"
     # Prefix of the agent images: <imageRegistry>/<image>:<version> (image and version from the rules).
     image_registry: str = Field(default="hodegos", pattern=r"^[a-z0-9][a-z0-9._:/-]*$")
     ignored_namespaces: list[str] = Field(default_factory=lambda: list(constants.DEFAULT_IGNORED_NAMESPACES))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import agent, cluster, controllers, describe, destinations, explain, pipelines, ui, webhook
+from cli import agent, cluster, controllers, describe, destinations, explain, install, pipelines, ui, webhook
 
 app = typer.Typer(
     name="hodegos",
@@ -20,6 +20,10 @@ app.add_typer(controllers.app, name="controllers")
 app.add_typer(describe.app, name="describe")
 app.add_typer(pipelines.app, name="pipelines")
 app.command("explain")(explain.explain)
+app.command("install")(install.install)
+app.command("uninstall")(install.uninstall)
+app.command("diagnose")(install.diagnose)
+app.command("version")(install.version)
 app.command("collector-config")(destinations.collector_config)
 app.command("ui")(ui.ui)
 

@@ -2,6 +2,7 @@
 
 Precedence (first that says something wins):
 
+0. the cluster mode is ``off`` (uninstalling) -> never;
 1. the namespace is ignored (configuration ``ignoredNamespaces``) -> never;
 2. the workload annotation ``hodegos.io/instrumentation`` (on the workload, else on its pod template);
 3. the namespace annotation;
@@ -67,6 +68,8 @@ def template_path(kind: str) -> tuple[str, ...]:
 def decide(workload: Mapping[str, Any], namespace: Mapping[str, Any] | None, config: HodegosConfig) -> OptIn:
     """Is ``workload`` opted in? ``namespace`` is its Namespace object (``None`` if not seen yet)."""
     ns_name = workload.get("metadata", {}).get("namespace", "")
+    if config.mode == "off":
+        return OptIn(False, "InstrumentationOff", "instrumentation is off cluster-wide (mode: off)")
     if ns_name in config.ignored_namespaces:
         return OptIn(False, "IgnoredNamespace", f"namespace {ns_name} is ignored by the configuration")
     for where, obj in (("workload", workload), ("pod template", pod_template(workload))):

@@ -107,9 +107,9 @@ class Api:
         result: dict[str, Any] = json.loads(data) if data else {}
         return result
 
-    def text(self, path: str, timeout: Timeout = 30) -> str:
-        """GET a non-resource path (``/version``, ``/metrics``, ``/readyz``) as text."""
-        response = self._send("GET", path, timeout=timeout, accept="*/*")
+    def text(self, path: str, query: Sequence[tuple[str, str]] = (), timeout: Timeout = 30) -> str:
+        """GET a path as text: ``/version``, ``/metrics``, a pod's ``log``, a ``proxy``."""
+        response = self._send("GET", path, query=query, timeout=timeout, accept="*/*")
         return bytes(response.read()).decode(errors="replace")
 
     # -- reads -----------------------------------------------------------------------------------------

@@ -97,3 +97,13 @@ def test_desired_records_and_stale() -> None:
         {"metadata": {"namespace": "apps", "name": "hand-made", "labels": {}}},
     ]
     assert optin.stale_records(existing, desired) == [("apps", "daemonset-c")]
+
+
+def test_mode_off_wins_over_every_annotation() -> None:
+    from api.config import HodegosConfig
+    from controllers import optin
+    from tests.controllers.factories import namespace, workload
+
+    off = HodegosConfig(mode="off")
+    decision = optin.decide(workload(value="enabled"), namespace("apps", "enabled"), off)
+    assert (decision.enabled, decision.reason) == (False, "InstrumentationOff")

@@ -92,11 +92,12 @@ spec:
         assert environ["PYTHONPATH"] == spec_env["PYTHONPATH"]
         assert "/srv/lib" in environ["PYTHONPATH"] and "auto_instrumentation" in environ["PYTHONPATH"]
         assert environ.get("OTEL_SERVICE_NAME") == spec_env.get("OTEL_SERVICE_NAME") == "checkout"
-        logs = wait(
-            "the app to report its start-up",
-            lambda: one_node.kubectl("-n", ns, "logs", name, "-c", "app", check=False).stdout,
-            timeout=30,
-        )
+
+        def started() -> str:
+            out = one_node.kubectl("-n", ns, "logs", name, "-c", "app", check=False).stdout
+            return out if "agent-loaded=" in out else ""
+
+        logs = wait("the app to report its start-up", started, timeout=30)
         assert "agent-loaded=True pid=1" in logs, logs
     finally:
         hosted.stop()

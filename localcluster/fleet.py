@@ -14,18 +14,21 @@ from typing import Any
 
 import yaml
 
-from kube import Api, ApiError
+from kube import Api, ApiError, connect
 from kube.resources import NODES
-from localcluster import components, nodeconfig, nodes, pki, processes
+from localcluster import addons, components, nodeconfig, nodes, pki, processes
+from localcluster import state as records
 from localcluster.errors import ComponentFailedError, ImageLoadError
 from localcluster.layout import Layout, Ports
 from localcluster.nodeconfig import NodeSpec
 from localcluster.processes import Started
+from localcluster.state import ClusterState
 from toolchain import images
 from toolchain import nodes as node_tools
 
 Progress = Callable[[str], None]
 Record = Callable[[Started], None]
+NODE_TIMEOUT = 180.0  # seconds for nodes to be Ready and the add-ons available
 
 
 def _kubeconfig(lay: Layout, ports: Ports, identity: pki.Identity, path: Path) -> Path:
@@ -216,3 +219,72 @@ def node_rows(api: Api | None, specs: list[NodeSpec], fake: list[str]) -> list[d
             }
         )
     return rows
+
+
+# --- sequencing for lifecycle.up -----------------------------------------------------------------
+
+
+def recorded(current: ClusterState) -> Callable[[NodeSpec], list[processes.Started]]:
+    return lambda spec: current.node_processes(spec.name)
+
+
+def start_all(
+    lay: Layout,
+    current: ClusterState,
+    specs: list[NodeSpec],
+    everyone: list[NodeSpec],
+    bins: dict[str, Path],
+    say: Progress,
+) -> None:
+    switch = current.process(nodes.SWITCH)
+    if switch is None:
+        raise ComponentFailedError(nodes.SWITCH, "is not running")
+    api = connect(lay.admin_kubeconfig)
+
+    def record(proc: processes.Started) -> None:
+        current.record(proc)
+        records.save(lay, current)
+
+    for spec in specs:
+        start_node(lay, current.ports, api, spec, everyone, switch.pid, bins, record, say)
+    for spec in everyone:
+        if spec not in specs:
+            holder = next(
+                (p for p in current.node_processes(spec.name) if p.component.endswith("/namespaces")), None
+            )
+            if holder is not None:
+                nodes.add_peer_routes(holder.pid, spec, everyone)
+    say(f"waiting for {len(specs)} real node(s) to be Ready")
+    wait_ready(api, specs, recorded(current), NODE_TIMEOUT)
+
+
+def start_addons(lay: Layout, say: Progress) -> None:
+    api = connect(lay.admin_kubeconfig)
+    say("starting CoreDNS (kube-dns) and metrics-server in kube-system")
+    addons.apply(api, node_tools.COREDNS_IMAGE, node_tools.METRICS_SERVER_IMAGE)
+
+    def late(name: str) -> Exception:
+        return ComponentFailedError(
+            f"kube-system/{name}",
+            f"not available after {NODE_TIMEOUT:.0f}s; see `kubectl -n kube-system describe deploy {name}`",
+        )
+
+    addons.wait_available(api, ("coredns", "metrics-server"), NODE_TIMEOUT, late)
+
+
+def scale(lay: Layout, current: ClusterState, wanted: int, bins: dict[str, Path], say: Progress) -> None:
+    everyone = nodeconfig.specs(lay, max(wanted, current.nodes))
+    if wanted < current.nodes:
+        gone = everyone[wanted:]
+        stop(lay, gone, recorded(current), say)
+        api = connect(lay.admin_kubeconfig)
+        for spec in gone:
+            api.delete(NODES, None, spec.name)
+            current.processes = [p for p in current.processes if not p.component.startswith(f"{spec.name}/")]
+        current.nodes = wanted
+        records.save(lay, current)
+        return
+    added = everyone[current.nodes :]
+    current.nodes = wanted
+    records.save(lay, current)
+    start_all(lay, current, added, everyone, bins, say)

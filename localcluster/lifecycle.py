@@ -21,7 +21,7 @@ import yaml
 
 from kube import Api, ApiError, connect
 from kube.resources import NODES, SERVICEACCOUNTS
-from localcluster import addons, components, fleet, nodeconfig, pki, processes
+from localcluster import components, fleet, nodeconfig, pki, processes
 from localcluster import nodes as nodeshell
 from localcluster import state as records
 from localcluster.components import Component
@@ -53,7 +53,6 @@ CORE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "
 NETWORK = (nodeshell.SWITCH, nodeshell.NETPROXY)  # the cluster network of a cluster with real nodes
 NODE_PARTS = ("namespaces", "containerd", "kubelet", "kube-proxy")
 HEALTH_TIMEOUT = 240.0  # seconds per component; generous because builds may share the CPU
-NODE_TIMEOUT = 180.0
 
 
 @dataclass
@@ -194,10 +193,6 @@ def _real_specs(lay: Layout, count: int) -> list[NodeSpec]:
     return nodeconfig.specs(lay, count)
 
 
-def _recorded(current: ClusterState) -> Callable[[NodeSpec], list[processes.Started]]:
-    return lambda spec: current.node_processes(spec.name)
-
-
 def _node_parts_alive(current: ClusterState) -> bool:
     for spec in nodeconfig.specs(Layout.for_name(current.name), current.nodes):
         started = current.node_processes(spec.name)
@@ -234,70 +229,6 @@ def _need_binaries(real: int, build: bool, say: Progress) -> dict[str, Path]:
             node_tools.build(say)
         bins.update(node_tools.binaries())
     return bins
-
-
-def _start_real_nodes(
-    lay: Layout,
-    current: ClusterState,
-    specs: list[NodeSpec],
-    everyone: list[NodeSpec],
-    bins: dict[str, Path],
-    say: Progress,
-) -> None:
-    switch = current.process(nodeshell.SWITCH)
-    if switch is None:
-        raise ComponentFailedError(nodeshell.SWITCH, "is not running")
-    api = admin_api(lay)
-
-    def record(proc: processes.Started) -> None:
-        current.record(proc)
-        records.save(lay, current)
-
-    for spec in specs:
-        fleet.start_node(lay, current.ports, api, spec, everyone, switch.pid, bins, record, say)
-    for spec in everyone:
-        if spec not in specs:
-            holder = next(
-                (p for p in current.node_processes(spec.name) if p.component.endswith("/namespaces")), None
-            )
-            if holder is not None:
-                nodeshell.add_peer_routes(holder.pid, spec, everyone)
-    say(f"waiting for {len(specs)} real node(s) to be Ready")
-    fleet.wait_ready(api, specs, _recorded(current), NODE_TIMEOUT)
-
-
-def _start_addons(lay: Layout, say: Progress) -> None:
-    api = admin_api(lay)
-    say("starting CoreDNS (kube-dns) and metrics-server in kube-system")
-    addons.apply(api, node_tools.COREDNS_IMAGE, node_tools.METRICS_SERVER_IMAGE)
-
-    def late(name: str) -> Exception:
-        return ComponentFailedError(
-            f"kube-system/{name}",
-            f"not available after {NODE_TIMEOUT:.0f}s; see `kubectl -n kube-system describe deploy {name}`",
-        )
-
-    addons.wait_available(api, ("coredns", "metrics-server"), NODE_TIMEOUT, late)
-
-
-def _scale_real(
-    lay: Layout, current: ClusterState, wanted: int, bins: dict[str, Path], say: Progress
-) -> None:
-    everyone = _real_specs(lay, max(wanted, current.nodes))
-    if wanted < current.nodes:
-        gone = everyone[wanted:]
-        fleet.stop(lay, gone, _recorded(current), say)
-        api = admin_api(lay)
-        for spec in gone:
-            api.delete(NODES, None, spec.name)
-            current.processes = [p for p in current.processes if not p.component.startswith(f"{spec.name}/")]
-        current.nodes = wanted
-        records.save(lay, current)
-        return
-    added = everyone[current.nodes :]
-    current.nodes = wanted
-    records.save(lay, current)
-    _start_real_nodes(lay, current, added, everyone, bins, say)
 
 
 def up(
@@ -350,7 +281,7 @@ def up(
                     previous.fake_nodes = fake
                     records.save(lay, previous)
                 if real != previous.nodes:
-                    _scale_real(lay, previous, real, _need_binaries(real, build, say), say)
+                    fleet.scale(lay, previous, real, _need_binaries(real, build, say), say)
                 return UpResult(already_up=True, status=status(name))
             restarted = [
                 c
@@ -388,8 +319,8 @@ def up(
             _ensure_nodes(lay, fake, say)
             if real:
                 specs = _real_specs(lay, real)
-                _start_real_nodes(lay, current, specs, specs, bins, say)
-                _start_addons(lay, say)
+                fleet.start_all(lay, current, specs, specs, bins, say)
+                fleet.start_addons(lay, say)
         except BaseException:
             # Leave nothing half-running; keep the directory so the logs can be read.
             _stop_all(lay, current, say, keep_addons=False)
@@ -416,7 +347,7 @@ def _stop_all(lay: Layout, current: ClusterState, say: Progress, *, keep_addons:
                 outcome[proc.component] = processes.stop(proc)
     recorded_nodes = sorted({p.component.split("/", 1)[0] for p in current.processes if is_node(p)})
     specs = [s for s in _real_specs(lay, MAX_NODES) if s.name in recorded_nodes or s.index <= current.nodes]
-    outcome.update(fleet.stop(lay, specs, _recorded(current), say))
+    outcome.update(fleet.stop(lay, specs, fleet.recorded(current), say))
     for proc in reversed(current.processes):
         if proc.component in infra:
             say(f"stopping {proc.component} (pid {proc.pid})")

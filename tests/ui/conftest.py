@@ -30,6 +30,21 @@ from tests.support import require
 from ui import Cluster, Scraper, Settings, create_app
 
 CANARY = "canary-3f9d2c7a-never-shown"
+
+
+def _datadog() -> tuple[str, str, str, str, str]:
+    """From the catalogue, never hard-coded: the Datadog site field's label, its default and another option,
+    and the API key field's label."""
+    from destinations import get_type
+
+    fields = get_type("datadog").field_map()
+    site, key = fields["DATADOG_SITE"], fields["DATADOG_API_KEY"]
+    other = next(v for v in reversed(site.values()) if v != site.default)
+    third = next(v for v in site.values() if v not in (site.default, other))
+    return site.label, str(site.default), other, third, key.label
+
+
+SITE_LABEL, SITE_DEFAULT, SITE_OTHER, SITE_THIRD, KEY_LABEL = _datadog()
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(
     os.environ.get("HODEGOS_UI_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "test-results" / "ui"
@@ -203,3 +218,21 @@ def browser_type_launch_args() -> dict[str, Any]:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture
+def named_namespace(admin_api: Api) -> Iterator[Callable[[str], str]]:
+    """``named_namespace("shop") -> "shop-1a2b"``: short, readable names (the screenshots show them)."""
+    import uuid
+
+    created: list[str] = []
+
+    def make(prefix: str) -> str:
+        name = f"{prefix}-{uuid.uuid4().hex[:4]}"
+        admin_api.create(NAMESPACES, None, {"metadata": {"name": name}})
+        created.append(name)
+        return name
+
+    yield make
+    for name in created:
+        admin_api.delete(NAMESPACES, None, name)

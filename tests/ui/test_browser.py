@@ -19,6 +19,7 @@ import base64
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,16 @@ from controllers.manager import Manager
 from kube import Api, connect
 from kube.resources import CONFIGMAPS, DEPLOYMENTS, DESTINATIONS, NAMESPACES, RECORDS, SECRETS
 from tests.kube import KubeCluster
-from tests.ui.conftest import CANARY, Recorder, Served, assert_no_canary, wait_for
+from tests.ui.conftest import (
+    CANARY,
+    KEY_LABEL,
+    SITE_LABEL,
+    SITE_OTHER,
+    Recorder,
+    Served,
+    assert_no_canary,
+    wait_for,
+)
 from ui import Cluster, Settings, create_app
 
 pytestmark = pytest.mark.cluster
@@ -124,11 +134,11 @@ def test_onboarding_end_to_end(
     ui: Page,
     served: Served,
     admin_api: Api,
-    make_namespace: Callable[..., str],
+    named_namespace: Callable[[str], str],
     ui_cluster: Cluster,
     screenshots: Path,
 ) -> None:
-    shop, billing = make_namespace(), make_namespace()
+    shop, billing = named_namespace("shop"), named_namespace("billing")
     for name in ("cart", "catalog"):
         admin_api.create(DEPLOYMENTS, shop, _deployment(shop, name))
     admin_api.create(DEPLOYMENTS, billing, _deployment(billing, "invoices"))
@@ -153,8 +163,8 @@ def test_onboarding_end_to_end(
     expect(ui.get_by_role("link", name="Honeycomb")).to_have_count(0)  # the htmx search swapped the list
     ui.get_by_role("link", name="Datadog", exact=True).click()
     ui.get_by_label("Name", exact=True).fill(dest)
-    ui.get_by_label("Endpoint").select_option("otlp.datadoghq.eu")
-    ui.get_by_label("API key").fill(CANARY)
+    ui.get_by_label(SITE_LABEL).select_option(SITE_OTHER)
+    ui.get_by_label(KEY_LABEL).fill(CANARY)
     ui.get_by_label("Logs").uncheck()
     expect(ui.get_by_label("Traces")).to_be_checked()
     expect(ui.get_by_role("button", name="Test connection")).to_be_visible()
@@ -177,20 +187,17 @@ def test_onboarding_end_to_end(
     assert _annotation(admin_api.get(DEPLOYMENTS, billing, "ledger")) is None
     obj = admin_api.get(DESTINATIONS, constants.NAMESPACE, dest) or {}
     assert obj["spec"]["type"] == "datadog" and obj["spec"]["signals"] == ["traces", "metrics"]
-    assert obj["spec"]["data"] == {"DATADOG_SITE": "otlp.datadoghq.eu"}
+    assert obj["spec"]["data"] == {"DATADOG_SITE": SITE_OTHER}
     assert _secret(admin_api, obj["spec"]["secretRef"]["name"], "DATADOG_API_KEY") == CANARY
 
     # the controllers act: one record per opted-in workload, none for the rest
     for ns, name in ((shop, "cart"), (shop, "catalog"), (billing, "invoices")):
-        wait_for(
-            f"record for {ns}/{name}",
-            lambda ns=ns, name=name: admin_api.get(RECORDS, ns, f"deployment-{name}"),
-        )
+        wait_for(f"record for {ns}/{name}", partial(admin_api.get, RECORDS, ns, f"deployment-{name}"))
     assert admin_api.get(RECORDS, billing, "deployment-ledger") is None
     # and the overview draws them, with the destination and its condition, refreshing in place
     expect(ui.locator("#pipeline")).to_contain_text(shop, timeout=20_000)
     expect(ui.locator("#pipeline")).to_contain_text(dest)
-    expect(ui.locator("#pipeline")).to_contain_text("exporting traces, metrics", timeout=30_000)
+    expect(ui.locator(f"#pipeline .box-ok:has-text('{dest}')")).to_be_visible(timeout=30_000)  # Configured
     expect(ui.locator("#pipeline")).to_contain_text("No data")
     shot(ui, screenshots, "overview")
 
@@ -200,11 +207,11 @@ def test_create_edit_disable_delete_a_datadog_destination(
 ) -> None:
     name = f"datadog-{uuid.uuid4().hex[:6]}"
     ui.goto(served.url + "/destinations")
-    ui.get_by_role("link", name="Add destination").click()
+    ui.get_by_role("link", name="Add destination").first.click()
     shot(ui, screenshots, "catalogue")
     ui.get_by_role("link", name="Datadog", exact=True).click()
     ui.get_by_label("Name", exact=True).fill(name)
-    ui.get_by_label("API key").fill(CANARY)
+    ui.get_by_label(KEY_LABEL).fill(CANARY)
     ui.get_by_role("button", name="Create destination").click()
     expect(ui).to_have_url(re.compile(r"/destinations$"))
     row = ui.locator(f"#dest-{name}")
@@ -220,16 +227,16 @@ def test_create_edit_disable_delete_a_datadog_destination(
     shot(ui, screenshots, "destinations")
 
     ui.get_by_role("link", name=f"Edit {name}").click()
-    expect(ui.get_by_label("API key")).to_have_value("")
-    expect(ui.get_by_label("API key")).to_have_attribute("placeholder", "Stored — leave empty to keep")
+    expect(ui.get_by_label(KEY_LABEL)).to_have_value("")
+    expect(ui.get_by_label(KEY_LABEL)).to_have_attribute("placeholder", "Stored — leave empty to keep")
     expect(ui.get_by_label("Name", exact=True)).to_have_attribute("readonly", "")
-    ui.get_by_label("Endpoint").select_option("otlp.datadoghq.eu")
+    ui.get_by_label(SITE_LABEL).select_option(SITE_OTHER)
     ui.get_by_label("Metrics").uncheck()
     shot(ui, screenshots, "destination-edit")
     ui.get_by_role("button", name="Save").click()
     expect(ui).to_have_url(re.compile(r"/destinations$"))
     obj = admin_api.get(DESTINATIONS, constants.NAMESPACE, name) or {}
-    assert obj["spec"]["data"] == {"DATADOG_SITE": "otlp.datadoghq.eu"}
+    assert obj["spec"]["data"] == {"DATADOG_SITE": SITE_OTHER}
     assert obj["spec"]["signals"] == ["traces", "logs"]
     assert _secret(admin_api, secret_name, "DATADOG_API_KEY") == CANARY  # kept without retyping
 
@@ -253,7 +260,7 @@ def test_a_missing_required_field_shows_an_error_beside_it_and_creates_nothing(
     ui.goto(served.url + "/destinations/new/datadog")
     ui.get_by_label("Name", exact=True).fill(name)
     ui.get_by_role("button", name="Create destination").click()
-    key = ui.get_by_label("API key")
+    key = ui.get_by_label(KEY_LABEL)
     expect(key).to_have_attribute("aria-invalid", "true")
     expect(key).to_have_accessible_description(re.compile("Required"))
     expect(ui.locator("#f-DATADOG_API_KEY-error")).to_have_text("Required.")
@@ -280,11 +287,11 @@ def test_toggle_a_namespace_and_a_workload(
     ui: Page,
     served: Served,
     admin_api: Api,
-    make_namespace: Callable[..., str],
+    named_namespace: Callable[[str], str],
     ui_cluster: Cluster,
     screenshots: Path,
 ) -> None:
-    ns = make_namespace()
+    ns = named_namespace("payments")
     admin_api.create(DEPLOYMENTS, ns, _deployment(ns, "api", ("app", "istio-proxy")))
     admin_api.create(DEPLOYMENTS, ns, _deployment(ns, "worker"))
     wait_for("workloads in the UI cache", lambda: ui_cluster.workload("Deployment", ns, "worker"))
@@ -301,6 +308,7 @@ def test_toggle_a_namespace_and_a_workload(
     expect(ui.locator(f"#src-{ns}-deployment-api")).to_have_count(0)
     expect(ui).to_have_url(re.compile(r"q=worker"))
     ui.get_by_label("Search").fill("")
+    expect(ui.locator(f"#src-{ns}-deployment-api")).to_have_count(1)
     ui.get_by_role("button", name=f"Disable Deployment {ns}/worker").click()
     expect(ui.locator(f"#src-{ns}-deployment-worker")).to_contain_text("WorkloadAnnotation")
     assert _annotation(admin_api.get(DEPLOYMENTS, ns, "worker")) == "disabled"

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 
 import pytest
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from destinations import check_destination, get_type
+from tests.ui.conftest import SITE_DEFAULT, SITE_OTHER
 from ui import drafts, forms
 from ui.views import settings as settings_view
 
 
-def form(**fields: str | list[str]) -> FormData:
-    items: list[tuple[str, str]] = []
+def form(**fields: str | Sequence[str]) -> FormData:
+    items: list[tuple[str, str | UploadFile]] = []
     for key, value in fields.items():
         name = key.replace("__", ".")
-        for v in value if isinstance(value, list) else [value]:
+        for v in [value] if isinstance(value, str) else value:
             items.append((name, v))
     return FormData(items)
 
@@ -54,7 +56,7 @@ def test_form_state_never_shows_a_secret_and_lists_key_value_rows() -> None:
     dd = get_type("datadog").field_map()
     state = forms.FormState(values={"DATADOG_API_KEY": "leaked?", "DATADOG_SITE": None})
     assert state.value(dd["DATADOG_API_KEY"]) == ""
-    assert state.value(dd["DATADOG_SITE"]) == "otlp.datadoghq.com"  # the default
+    assert state.value(dd["DATADOG_SITE"]) == SITE_DEFAULT  # the default
     headers = get_type("otlphttp").field_map()["OTLP_HTTP_HEADERS"]
     rows = forms.FormState(values={"OTLP_HTTP_HEADERS": "a=1\nb=2"}).pairs(headers)
     assert rows[:2] == [("a", "1"), ("b", "2")] and rows[2:] == [("", "")] * forms.KEY_VALUE_ROWS
@@ -82,12 +84,12 @@ def test_redact_masks_every_secret_value() -> None:
 def test_a_valid_draft_is_exactly_what_the_controllers_accept() -> None:
     dd = get_type("datadog")
     draft = drafts.read_draft(
-        dd, form(name="prod", signals=["traces", "logs"], **{"f.DATADOG_SITE": "otlp.datadoghq.eu",
+        dd, form(name="prod", signals=["traces", "logs"], **{"f.DATADOG_SITE": SITE_OTHER,
                                                              "f.DATADOG_API_KEY": "k"})
     )  # fmt: skip
     drafts.check(draft)
     assert draft.errors == {}
-    assert draft.data() == {"DATADOG_SITE": "otlp.datadoghq.eu"} and draft.signals == ["traces", "logs"]
+    assert draft.data() == {"DATADOG_SITE": SITE_OTHER} and draft.signals == ["traces", "logs"]
     check_destination(draft.model(), secret_keys=draft.secret_keys())  # does not raise
     assert draft.secret_data({}) == {"DATADOG_API_KEY": base64.b64encode(b"k").decode()}
 

@@ -22,7 +22,15 @@ from fastapi.testclient import TestClient
 from api import constants
 from kube import Api
 from kube.resources import CONFIGMAPS, DEPLOYMENTS, DESTINATIONS, NAMESPACES, SECRETS
-from tests.ui.conftest import CANARY, Recorder, assert_no_canary, csrf_of, wait_for
+from tests.ui.conftest import (
+    CANARY,
+    SITE_OTHER,
+    SITE_THIRD,
+    Recorder,
+    assert_no_canary,
+    csrf_of,
+    wait_for,
+)
 from ui import Cluster, Settings
 
 pytestmark = pytest.mark.cluster
@@ -173,7 +181,7 @@ def test_state_changes_need_the_csrf_token(
     form = {
         "name": name,
         "signals": "traces",
-        "f.DATADOG_SITE": "otlp.datadoghq.eu",
+        "f.DATADOG_SITE": SITE_OTHER,
         "f.DATADOG_API_KEY": CANARY,
     }
     fresh = TestClient(client.app, base_url="http://127.0.0.1:3000")
@@ -258,14 +266,14 @@ def test_create_edit_disable_delete_a_datadog_destination(
     created = client.post(
         "/destinations/new/datadog",
         data={"csrf_token": token, "name": name, "signals": ["traces", "metrics"],
-              "f.DATADOG_SITE": "otlp.datadoghq.eu", "f.DATADOG_API_KEY": CANARY},
+              "f.DATADOG_SITE": SITE_OTHER, "f.DATADOG_API_KEY": CANARY},
         follow_redirects=False,
     )  # fmt: skip
     assert created.status_code == 303, created.text[:800]
     dest = admin_api.get(DESTINATIONS, system_namespace, name)
     assert dest is not None
     assert dest["spec"]["type"] == "datadog" and dest["spec"]["signals"] == ["traces", "metrics"]
-    assert dest["spec"]["data"] == {"DATADOG_SITE": "otlp.datadoghq.eu"}
+    assert dest["spec"]["data"] == {"DATADOG_SITE": SITE_OTHER}
     secret_name = dest["spec"]["secretRef"]["name"]
     assert _secret_value(admin_api, system_namespace, secret_name, "DATADOG_API_KEY") == CANARY
     secret = admin_api.get(SECRETS, system_namespace, secret_name) or {}
@@ -276,21 +284,19 @@ def test_create_edit_disable_delete_a_datadog_destination(
     assert edit.status_code == 200 and "Stored — leave empty to keep" in edit.text
     saved = client.post(
         f"/destinations/{name}/edit",
-        data={"csrf_token": token, "signals": ["traces"], "f.DATADOG_SITE": "otlp.us5.datadoghq.com",
+        data={"csrf_token": token, "signals": ["traces"], "f.DATADOG_SITE": SITE_THIRD,
               "f.DATADOG_API_KEY": ""},
         follow_redirects=False,
     )  # fmt: skip
     assert saved.status_code == 303, saved.text[:800]
     dest = admin_api.get(DESTINATIONS, system_namespace, name) or {}
-    assert dest["spec"]["data"] == {"DATADOG_SITE": "otlp.us5.datadoghq.com"} and dest["spec"]["signals"] == [
-        "traces"
-    ]
+    assert dest["spec"]["data"] == {"DATADOG_SITE": SITE_THIRD} and dest["spec"]["signals"] == ["traces"]
     assert _secret_value(admin_api, system_namespace, secret_name, "DATADOG_API_KEY") == CANARY
 
     # typing a new key replaces it
     client.post(
         f"/destinations/{name}/edit",
-        data={"csrf_token": token, "signals": ["traces"], "f.DATADOG_SITE": "otlp.us5.datadoghq.com",
+        data={"csrf_token": token, "signals": ["traces"], "f.DATADOG_SITE": SITE_THIRD,
               "f.DATADOG_API_KEY": CANARY + "-2"},
     )  # fmt: skip
     assert _secret_value(admin_api, system_namespace, secret_name, "DATADOG_API_KEY") == CANARY + "-2"
@@ -317,7 +323,7 @@ def test_a_missing_required_field_is_shown_beside_it_and_nothing_is_created(
     token = csrf_of(client)
     response = client.post(
         "/destinations/new/datadog",
-        data={"csrf_token": token, "name": name, "signals": "traces", "f.DATADOG_SITE": "otlp.datadoghq.eu"},
+        data={"csrf_token": token, "name": name, "signals": "traces", "f.DATADOG_SITE": SITE_OTHER},
     )
     assert response.status_code == 422
     error = re.search(r'<p class="error" id="f-DATADOG_API_KEY-error">([^<]+)</p>', response.text)
@@ -514,8 +520,11 @@ def test_sources_filter_and_paginate(
     ns = make_namespace(annotations={constants.ANNOTATION_INSTRUMENTATION: "enabled"})
     for i in range(7):
         admin_api.create(DEPLOYMENTS, ns, _deployment(ns, f"svc-{i}"))
-    mine = lambda: [w for w in ui_cluster.all_workloads() if w["metadata"]["namespace"] == ns]  # noqa: E731
-    wait_for("7 deployments in the cache", lambda: len(mine()) == 7)
+
+    def mine() -> int:
+        return sum(1 for w in ui_cluster.all_workloads() if w["metadata"]["namespace"] == ns)
+
+    wait_for("7 deployments in the cache", lambda: mine() == 7)
     client = make_client(Settings(page_size=5))
     first = client.get(f"/sources/table?namespace={ns}", headers={"HX-Request": "true"})
     assert first.headers["hx-push-url"] == f"/sources?namespace={ns}"

@@ -44,6 +44,8 @@ def _hpa(obj: dict[str, Any] | None) -> dict[str, Any] | None:
     metrics = []
     for current in status.get("currentMetrics") or []:
         resource = current.get("resource") or {}
+        if not resource.get("name"):
+            continue  # the HPA has no reading for this metric yet
         value = resource.get("current") or {}
         shown = value.get("averageUtilization")
         metrics.append(

@@ -100,8 +100,9 @@ def build(
         hpa = cluster.hpa(constants.GATEWAY_NAME)
         if hpa is not None:
             status = hpa.get("status") or {}
+            current = status.get("currentReplicas", 0)
             out.gateway.subtitle = (
-                f"{status.get('currentReplicas', 0)} replicas "
+                f"{current} replica{'' if current == 1 else 's'} "
                 f"(autoscaled {hpa['spec'].get('minReplicas', 1)}-{hpa['spec'].get('maxReplicas')})"
             )
     names = [d["metadata"]["name"] for d in cluster.destination_list()]

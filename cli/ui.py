@@ -67,7 +67,7 @@ def ui(
     """Open the Hodegos web UI."""
     import uvicorn
 
-    from ui import Cluster, Scraper, Settings, create_app, pod_targets
+    from ui import Cluster, Scraper, Settings, create_app, pod_targets, settle
 
     logging.basicConfig(
         level=getattr(logging, log_level.upper(), logging.INFO),
@@ -80,6 +80,7 @@ def ui(
     stderr.print("reading the cluster…", highlight=False)
     if not cluster.wait_synced(120):
         stderr.print("[yellow]warning:[/yellow] not every cache synced yet; serving anyway", highlight=False)
+    settle()
     settings = Settings(namespace=namespace, read_only=read_only)
     scraper = (
         Scraper(pod_targets(cluster), settings.metrics_interval, settings.metrics_timeout)

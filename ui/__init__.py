@@ -9,13 +9,14 @@ Public API:
 
 - :func:`create_app` — the FastAPI application for a :class:`Settings` and a :class:`kube.Api` or
   :class:`Cluster`;
-- :class:`Settings`, :class:`Cluster`;
+- :class:`Settings`, :class:`Cluster`; :func:`settle` once its caches are synced (keeps full garbage
+  collections from pausing requests);
 - :class:`Scraper`, :func:`pod_targets` — the collectors' own metrics, for the overview's throughput.
 """
 
 from ui.app import create_app
-from ui.cluster import Cluster
+from ui.cluster import Cluster, settle
 from ui.settings import Settings
 from ui.telemetry import Scraper, pod_targets
 
-__all__ = ["Cluster", "Scraper", "Settings", "create_app", "pod_targets"]
+__all__ = ["Cluster", "Scraper", "Settings", "create_app", "pod_targets", "settle"]

@@ -39,8 +39,9 @@ def _failed(exc: KubeError, what: str) -> WriteFailed:
     return WriteFailed(f"{what}: the API server did not answer ({exc})")
 
 
-def _remember(informer: Informer, obj: dict[str, Any]) -> dict[str, Any]:
+def _remember(cluster: Cluster, informer: Informer, obj: dict[str, Any]) -> dict[str, Any]:
     informer.remember(obj)
+    cluster.touch()
     return obj
 
 
@@ -54,7 +55,7 @@ def _annotation_patch(key: str, value: str | None) -> dict[str, Any]:
 def _patch(cluster: Cluster, res: Resource, informer: Informer, namespace: str | None, name: str,
            patch: Mapping[str, Any], what: str) -> dict[str, Any]:  # fmt: skip
     try:
-        return _remember(informer, cluster.api.merge_patch(res, namespace, name, patch))
+        return _remember(cluster, informer, cluster.api.merge_patch(res, namespace, name, patch))
     except KubeError as exc:
         raise _failed(exc, what) from exc
 
@@ -125,7 +126,7 @@ def apply_config(cluster: Cluster, mapping: Mapping[str, Any]) -> dict[str, Any]
         obj = cluster.api.apply(CONFIGMAPS, body)
     except KubeError as exc:
         raise _failed(exc, f"configmap {constants.CONFIG_MAP}") from exc
-    return _remember(cluster.live_config.informer, obj)
+    return _remember(cluster, cluster.live_config.informer, obj)
 
 
 # -- destinations ----------------------------------------------------------------------------------------
@@ -171,7 +172,7 @@ def apply_destination(
         dest = cluster.api.apply(DESTINATIONS, body)
     except KubeError as exc:
         raise _failed(exc, f"destination {name}") from exc
-    _remember(cluster.destinations, dest)
+    _remember(cluster, cluster.destinations, dest)
     if secret_values is not None:
         _apply_secret(cluster, dest, secret_values)
     return dest
@@ -208,7 +209,7 @@ def _apply_secret(cluster: Cluster, dest: Mapping[str, Any], values: Mapping[str
     except KubeError as exc:
         # NB: the message names the Secret only; the body (with the values) is never put into it
         raise _failed(exc, f"secret {secret_name(meta['name'])}") from exc
-    _remember(cluster.secrets, secret)
+    _remember(cluster, cluster.secrets, secret)
 
 
 def encode(value: str) -> str:
@@ -237,6 +238,7 @@ def delete_destination(cluster: Cluster, name: str) -> None:
     try:
         cluster.api.delete(DESTINATIONS, cluster.namespace, name)
         cluster.destinations.forget(cluster.namespace, name)
+        cluster.touch()
         ref = ((current or {}).get("spec") or {}).get("secretRef") or {}
         secret = cluster.secrets.get(cluster.namespace, ref.get("name", ""))
         labels = ((secret or {}).get("metadata") or {}).get("labels") or {}

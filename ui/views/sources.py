@@ -108,13 +108,17 @@ def row(
 
 
 def rows(cluster: Cluster, namespace: str | None = None) -> list[SourceRow]:
+    """Every workload's row (computed once per change of the caches), or one namespace's."""
+    every = cluster.memo("source-rows", lambda: _all_rows(cluster))
+    return [r for r in every if r.namespace == namespace] if namespace else every
+
+
+def _all_rows(cluster: Cluster) -> list[SourceRow]:
     config = cluster.config
     out = []
     for workload in cluster.all_workloads():
         meta = workload["metadata"]
         ns = meta.get("namespace", "")
-        if namespace and ns != namespace:
-            continue
         out.append(
             row(
                 workload,

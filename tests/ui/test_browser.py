@@ -63,16 +63,33 @@ def controllers(kube_cluster: KubeCluster, system_namespace: str) -> Iterator[Ma
 
 
 @pytest.fixture(scope="module")
-def clean_destinations(admin_api: Api, system_namespace: str) -> None:
-    """The onboarding is shown while no Destination exists: start this module with none."""
-    items, _ = admin_api.list(DESTINATIONS, system_namespace)
-    for item in items:
-        admin_api.delete(DESTINATIONS, system_namespace, item["metadata"]["name"])
+def clean_destinations(admin_api: Api, system_namespace: str) -> Iterator[None]:
+    """The onboarding is shown while no Destination exists: start this module with none, and leave none."""
+
+    def clean() -> None:
+        items, _ = admin_api.list(DESTINATIONS, system_namespace)
+        for item in items:
+            admin_api.delete(DESTINATIONS, system_namespace, item["metadata"]["name"])
+
+    clean()
+    yield
+    clean()
+
+
+@pytest.fixture(scope="module")
+def keep_config(admin_api: Api, system_namespace: str) -> Iterator[None]:
+    """These tests change hodegos-config; the modules after them get it back as it was."""
+    before = admin_api.get(CONFIGMAPS, system_namespace, constants.CONFIG_MAP)
+    yield
+    admin_api.delete(CONFIGMAPS, system_namespace, constants.CONFIG_MAP)
+    if before is not None:
+        body = {"metadata": {"name": constants.CONFIG_MAP}, "data": before.get("data") or {}}
+        admin_api.create(CONFIGMAPS, system_namespace, body)
 
 
 @pytest.fixture(scope="module")
 def served(
-    ui_cluster: Cluster, recorder: Recorder, controllers: Manager, clean_destinations: None
+    ui_cluster: Cluster, recorder: Recorder, controllers: Manager, clean_destinations: None, keep_config: None
 ) -> Iterator[Served]:
     wait_for("the UI cache to drop old destinations", lambda: not ui_cluster.destination_list(), 30)
     with Served(recorder.wrap(create_app(Settings(), ui_cluster))) as server:

@@ -4,8 +4,10 @@
 # Idempotent: a cached file with the pinned digest is kept.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-read -r version digest < <(.venv/bin/python -c 'from ui import assets; print(assets.HTMX_VERSION, assets.HTMX_SHA256)')
-target="$(.venv/bin/python -c 'from ui import assets; print(assets.cached_htmx())')"
+# ui/assets.py is read on its own (stdlib only), so a half-edited package elsewhere cannot stop the setup
+pin='import runpy; a = runpy.run_path("ui/assets.py")'
+read -r version digest < <(.venv/bin/python -c "${pin}; print(a['HTMX_VERSION'], a['HTMX_SHA256'])")
+target="$(.venv/bin/python -c "${pin}; print(a['cached_htmx']())")"
 if [ -f "${target}" ] && echo "${digest}  ${target}" | sha256sum --check --status; then
   echo "ui: htmx ${version} already cached"
   exit 0

@@ -7,6 +7,7 @@ turns a failure into an error naming the node, the part and its log.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -86,6 +87,10 @@ def start_node(
     nodes.wait_containerd(spec, holder.pid, containerd, bins["ctr"])
     for archive in node_tools.images_dir().archives.values():
         nodes.import_archive(spec, holder.pid, bins["ctr"], archive)
+    for archive in loaded(lay):
+        if archive.is_file():  # loaded earlier with `cluster load`; a file since deleted is skipped
+            say(f"loading {archive.name} into {spec.name} (loaded into the cluster earlier)")
+            nodes.import_archive(spec, holder.pid, bins["ctr"], archive)
     try:
         api.create(NODES, None, nodeconfig.node_object(spec))
     except ApiError as exc:
@@ -94,6 +99,19 @@ def start_node(
     kubelet = nodeconfig.kubelet_argv(spec, bins, kubeconfigs["kubelet"])
     record(nodes.spawn_in(spec, holder.pid, "kubelet", kubelet, path))
     record(nodes.spawn_in(spec, holder.pid, "kube-proxy", nodeconfig.kube_proxy_argv(spec, bins), path))
+
+
+def loaded(lay: Layout) -> list[Path]:
+    try:
+        return [Path(p) for p in json.loads(lay.loaded_images.read_text())]
+    except (OSError, ValueError, TypeError):
+        return []
+
+
+def remember_loaded(lay: Layout, archives: list[Path]) -> None:
+    known = [str(p) for p in loaded(lay)]
+    known += [str(a.resolve()) for a in archives if str(a.resolve()) not in known]
+    lay.loaded_images.write_text(json.dumps(known, indent=2) + "\n")
 
 
 def _ready(node: Mapping[str, Any]) -> bool:

@@ -162,6 +162,11 @@ class Layout:
         return self.nodes_dir / node
 
     @property
+    def loaded_images(self) -> Path:
+        """The archives ``cluster load`` imported: a node added or restarted later imports them too."""
+        return self.root / "loaded-images.json"
+
+    @property
     def egress_socket(self) -> Path:
         """The API server's egress to the cluster network (``cluster`` egress selection)."""
         return self.root / "egress.sock"

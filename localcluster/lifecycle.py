@@ -392,7 +392,9 @@ def load(name: str, archives: list[Path], progress: Progress | None = None) -> d
         if p.component.endswith("/namespaces") and processes.alive(p)
     }
     ctr = node_tools.CONTAINERD.path("ctr")
-    return fleet.load(_real_specs(lay, current.nodes), holders, archives, ctr, say)
+    refs = fleet.load(_real_specs(lay, current.nodes), holders, archives, ctr, say)
+    fleet.remember_loaded(lay, archives)
+    return refs
 
 
 def apiserver_get(lay: Layout, ports: Ports, path: str) -> str:

@@ -75,6 +75,32 @@ def test_two_clusters_with_real_nodes_run_at_once(one_node: RealCluster, two_nod
         assert [n["address"] for n in report["nodes"]] == [f"172.30.0.{10 + i}" for i in range(1, count + 1)]
 
 
+def test_scaling_adds_a_node_with_the_loaded_images_and_removes_it(two_nodes: RealCluster) -> None:
+    from localcluster import lifecycle
+
+    result = lifecycle.up(two_nodes.name, nodes=3, build=False)
+    assert result.already_up and [n["ready"] for n in result.status["nodes"]] == [True, True, True]
+    third = f"{two_nodes.name}-worker-3"
+    ns = two_nodes.namespace()
+    # The probe image was loaded before this node existed: the node imported it when it started.
+    two_nodes.apply(f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: on-third, namespace: {ns}}}
+spec:
+  nodeName: {third}
+  restartPolicy: Never
+  containers:
+  - {{name: main, image: {PROBE_IMAGE}, imagePullPolicy: Never, command: [python3, -c, "print('third')"]}}
+""")
+    pod = two_nodes.wait_phase(ns, "on-third", {"Succeeded", "Failed"})
+    assert pod["status"]["phase"] == "Succeeded" and pod["status"]["podIP"].startswith("10.244.3.")
+    result = lifecycle.up(two_nodes.name, nodes=2, build=False)
+    assert [n["name"] for n in result.status["nodes"]] == [f"{two_nodes.name}-worker-{i}" for i in (1, 2)]
+    nodes = two_nodes.kubectl("get", "nodes", "-o", "name").stdout.split()
+    assert f"node/{third}" not in nodes
+
+
 def test_a_dead_node_part_degrades_status_and_up_repairs_it(two_nodes: RealCluster) -> None:
     import os
     import signal

@@ -1,0 +1,3 @@
+module hodegos.local/demo/inventory
+
+go 1.22

@@ -19,16 +19,14 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
-from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Status
-from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
-
+from ebpf import otlpwire
 from ebpf.losses import EXPORT_FAILED, QUEUE_FULL
 from ebpf.spans import Span
+
+if TYPE_CHECKING:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 SCOPE_NAME = "hodegos.ebpf.go.net/http"
 SCOPE_VERSION = "0.1.0"
@@ -105,16 +103,21 @@ class ConsoleExporter:
         pass
 
 
-def _value(value: str | int) -> AnyValue:
-    return AnyValue(int_value=value) if isinstance(value, int) else AnyValue(string_value=str(value))
-
-
-def _attributes(attrs: Mapping[str, str | int]) -> list[KeyValue]:
-    return [KeyValue(key=k, value=_value(v)) for k, v in attrs.items()]
-
-
 def to_request(spans: list[Span], resource: Mapping[str, str | int]) -> ExportTraceServiceRequest:
-    """The OTLP request for one resource's spans (pure)."""
+    """The OTLP request for one resource's spans, as protobuf objects (pure; the reference that
+    :func:`ebpf.otlpwire.encode`, which the exporter sends, is tested against)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+    from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Status
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
+
+    def _value(value: str | int) -> AnyValue:
+        return AnyValue(int_value=value) if isinstance(value, int) else AnyValue(string_value=str(value))
+
+    def _attributes(attrs: Mapping[str, str | int]) -> list[KeyValue]:
+        return [KeyValue(key=k, value=_value(v)) for k, v in attrs.items()]
+
     pb_spans = []
     for s in spans:
         pb = PbSpan(
@@ -214,7 +217,7 @@ class OtlpHttpExporter:
             if item is None:
                 return
             spans, resource, on_lost = item
-            body = to_request(spans, resource).SerializeToString()
+            body = otlpwire.encode(spans, resource, SCOPE_NAME, SCOPE_VERSION)
             error = None
             try:
                 status = self._post(body)

@@ -47,14 +47,9 @@ class Record(NamedTuple):
 
 
 def decode(raw: bytes) -> Record:
-    (kind, pid, g, start, end, _req, _rw, span, parent, hi, lo, status, proto, flags) = _HEADER.unpack_from(
-        raw
-    )
-    texts: list[str] = []
-    pos = _HEADER.size
-    for _name, size in _STRINGS:
-        texts.append(raw[pos : pos + size].split(b"\x00", 1)[0].decode(errors="replace"))
-        pos += size
+    fields = _RECORD.unpack_from(raw)
+    (kind, pid, g, start, end, _req, _rw, span, parent, hi, lo, status, proto, flags) = fields[:14]
+    texts = [text.split(b"\x00", 1)[0].decode(errors="replace") for text in fields[14:]]
     return Record(kind, pid, g, start, end, span, parent, hi, lo, status, proto, flags, *texts)
 
 

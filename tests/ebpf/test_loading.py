@@ -102,3 +102,26 @@ def test_metrics_text_names_every_loss_reason() -> None:
     assert "hodegos_ebpf_traced_processes 1\n" in page
     families = [line.split()[2] for line in page.splitlines() if line.startswith("# TYPE")]
     assert len(families) == len(set(families))
+
+
+def test_hand_written_otlp_equals_the_protobuf_library() -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from ebpf import otlpwire
+    from ebpf.export import SCOPE_NAME, SCOPE_VERSION, to_request
+    from ebpf.spans import Span
+
+    spans = [
+        Span("GET", "server", "ab" * 16, "cd" * 8, None, 1_700_000_000_000_000_000, 1_700_000_000_000_500_000,
+             {"http.request.method": "GET", "url.path": "/hello", "http.response.status_code": 200,
+              "client.port": 51234}),
+        Span("POST", "client", "01" * 16, "02" * 8, "03" * 8, 5, 2**63 + 7,
+             {"url.full": "http://x/é", "http.response.status_code": 503, "error.type": "503"}, error=True),
+    ]  # fmt: skip
+    resource = {"service.name": "checkout", "process.pid": 4242, "k8s.pod.name": "c-1"}
+    ours = otlpwire.encode(spans, resource, SCOPE_NAME, SCOPE_VERSION)
+    reference = to_request(spans, resource)
+    parsed = ExportTraceServiceRequest()
+    parsed.ParseFromString(ours)
+    assert parsed == reference
+    assert ours == reference.SerializeToString()

@@ -223,11 +223,16 @@ def run(
         "'off' disables. Loopback by default: use 0.0.0.0:PORT for a scrape from elsewhere.",
     ),
     ring_buffer_pages: int = typer.Option(
-        0, "--ring-buffer-pages", min=0, help="eBPF ring buffer size in pages, a power of two (0: 256)."
+        0,
+        "--ring-buffer-pages",
+        min=0,
+        help="eBPF ring buffer pages, a power of two (0: 512, 2 MiB).",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details."),
 ) -> None:
     """Follow this node's pods; record each opted-in container's runtime in its InstrumentedApplication."""
+    if not once:
+        _lean_reexec("run")  # the long-lived agent keeps only this command group's modules resident
     from detector.node import NodeAgent
     from detector.tracing import LossReporter
     from kube.resources import RECORDS
@@ -315,7 +320,10 @@ def trace(
         10, "--stats-interval", min=0, help="Seconds between counter lines on stderr (0: only at exit)."
     ),
     ring_buffer_pages: int = typer.Option(
-        0, "--ring-buffer-pages", min=0, help="eBPF ring buffer size in pages, a power of two (0: 256)."
+        0,
+        "--ring-buffer-pages",
+        min=0,
+        help="eBPF ring buffer pages, a power of two (0: 512, 2 MiB).",
     ),
     metrics_address: str = typer.Option(
         None, "--metrics-address", help="Also serve Prometheus /metrics on host:port (e.g. 127.0.0.1:9470)."
@@ -356,6 +364,38 @@ def trace(
         ring_pages=ring_buffer_pages,
         metrics_address=metrics_address,
     )
+    if _from_console("trace"):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "ebpf.foreground", options.to_json()])
+    from ebpf import foreground
+
+    raise typer.Exit(foreground.run(options))  # called in-process (a test's CliRunner): no exec
+
+
+LEAN_ENV = "HODEGOS_AGENT_LEAN"
+
+
+def _from_console(command: str) -> bool:
+    """Whether this process is ``hodegos agent <command>`` itself (so replacing its image is safe)."""
+    argv = sys.argv
+    return Path(argv[0]).name == "hodegos" and argv[1:3] == ["agent", command]
+
+
+def _lean_reexec(command: str) -> None:
+    """Replace ``hodegos agent <command> ...`` (same pid) by ``python -m cli.agent <command> ...``.
+
+    ``hodegos`` imports every command group before it runs one (the local cluster tooling, the
+    webhook, the UI...: about 14 MiB more resident than this group alone); a long-lived node agent
+    should not carry them. Does nothing when called in-process or when already re-executed.
+    """
+    if os.environ.get(LEAN_ENV) == "1" or not _from_console(command):
+        return
+    os.environ[LEAN_ENV] = "1"
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "ebpf.foreground", options.to_json()])
+    os.execv(sys.executable, [sys.executable, "-m", "cli.agent", *sys.argv[2:]])
+
+
+if __name__ == "__main__":
+    app()  # ``python -m cli.agent run ...``: what ``hodegos agent run`` re-executes as

@@ -11,7 +11,10 @@ from __future__ import annotations
 import http.client
 import http.server
 import os
+import re
 import secrets
+import shutil
+import subprocess
 import threading
 import time
 import urllib.request
@@ -295,3 +298,68 @@ def test_dropped_spans_reach_the_record_without_erasing_anyone_elses_status(
         agent.run_once()
         runtime.close()
         exporter.close()
+
+
+def test_agent_run_serves_the_tracer_metrics_and_never_maps_llvm(
+    kube_api: Any,
+    admin_api: Api,
+    kubeconfig: Path,
+    hodegos_crds: list[str],
+    kube_namespace: str,
+    node_name: str,
+    go_http_server: Path,
+    start: Callable[..., Started],
+    pod_cgroups: Callable[[str, str], Path],
+    otlp_receiver: tuple[str, list[ExportTraceServiceRequest]],
+) -> None:
+    """``hodegos agent run`` as a process: it re-executes lean, traces the labelled pod, and its /metrics
+    listener counts the spans; the long-lived agent maps no LLVM."""
+    ok, why = bpf_ready()
+    require(ok, why)
+    from kubernetes import client
+
+    endpoint, _ = otlp_receiver
+    core: Any = client.CoreV1Api(kube_api)
+    custom: Any = client.CustomObjectsApi(kube_api)
+    make_record(custom, kube_namespace, "Pod", "metered")
+    _, server = running_go_pod(core, kube_namespace, node_name, "metered", go_http_server, start, pod_cgroups)
+    hodegos = shutil.which("hodegos") or str(Path(__file__).resolve().parents[2] / ".venv/bin/hodegos")
+    command = [
+        hodegos, "agent", "run", "--node", node_name, "--kubeconfig", str(kubeconfig), "--resync", "2",
+        "--otlp-endpoint", endpoint, "--metrics-address", "127.0.0.1:0",
+    ]  # fmt: skip
+    agent = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    assert agent.stderr is not None
+    logs: list[str] = []
+    threading.Thread(target=lambda: logs.extend(agent.stderr or []), daemon=True).start()
+    try:
+        found = wait(
+            "the metrics listener", lambda: re.search(r"metrics on http://(\S+)/metrics", "".join(logs))
+        )
+        url = f"http://{found.group(1)}/metrics"
+        wait("the pod traced", lambda: f"tracing metered (pid {server.pid})" in "".join(logs), timeout=90)
+        for _ in range(3):
+            try:
+                urllib.request.urlopen(f"http://{server.ready}/m", timeout=10)
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 418
+
+        def scraped() -> str | None:
+            page: str = urllib.request.urlopen(url, timeout=10).read().decode()
+            return page if "hodegos_ebpf_spans_exported_total 3\n" in page else None
+
+        page = wait("3 spans counted on /metrics", scraped, timeout=30)
+        assert "hodegos_ebpf_traced_processes 1\n" in page
+        assert 'hodegos_ebpf_spans_lost_total{reason="ring_buffer_full"} 0\n' in page
+        assert re.search(r'^hodegos_ebpf_program_info\{source="(cache|compiled)"\} 1$', page, re.M)
+        assert f'pod="metered",container="metered",service="metered",pid="{server.pid}"' in page
+        assert re.search(r"^process_resident_memory_bytes \d+$", page, re.M)
+        cmdline = Path(f"/proc/{agent.pid}/cmdline").read_bytes().split(b"\0")
+        assert cmdline[1:4] == [b"-m", b"cli.agent", b"run"]  # re-executed without the other groups
+        maps = Path(f"/proc/{agent.pid}/maps").read_text()
+        assert not re.search(r"libLLVM|libclang|libbcc\.so", maps)
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
+        core.delete_namespaced_pod("metered", kube_namespace, grace_period_seconds=0)
+    assert agent.returncode in (0, -15), "".join(logs[-20:])

@@ -61,7 +61,7 @@ WEBHOOK_PORT: Final = 9443
 COLLECTOR_HEALTH_PORT: Final = 13133
 COLLECTOR_METRICS_PORT: Final = 8888
 UI_PORT: Final = 3000
-NODE_AGENT_METRICS_PORT: Final = 9470  # `hodegos agent run` /metrics (eBPF tracer counters), loopback by default
+NODE_AGENT_METRICS_PORT: Final = 9470  # `hodegos agent run` /metrics (eBPF tracer), loopback by default
 
 # -- Environment variables set in injected containers ------------------------------------------------------
 ENV_SERVICE_NAME: Final = "OTEL_SERVICE_NAME"

@@ -2,18 +2,17 @@
 
 Pure analysis of the file (no BPF): ``analyze(path)`` returns a :class:`Plan` or raises a
 :class:`~ebpf.errors.NotTraceable` subclass whose message is the reason. Functions come from ``.symtab``,
-else the pclntab; offsets from the binary's DWARF, else the generated per-Go-version table.
+else the pclntab; offsets from the binary's DWARF, else the generated per-Go-version table. It runs in the
+helper process (:mod:`ebpf.helper`); the tracer caches plans per executable file.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from pathlib import Path
 
 from ebpf import dwarfinfo, offsets, pclntab
 from ebpf.elfimage import ElfImage, parse_go_version
-from ebpf.errors import FunctionMissing, NotGoBinary, OffsetUnknown, UnsupportedGo
+from ebpf.errors import FunctionMissing, OffsetUnknown, UnsupportedGo
 from ebpf.plan import Plan, Probe
 from ebpf.returns import find_returns
 
@@ -107,23 +106,3 @@ def analyze(path: str | Path, table: Path = offsets.TABLE) -> Plan:
         offsets_source=source,
         probes=tuple(probes),
     )
-
-
-_cache: dict[tuple[int, int, int, int], Plan] = {}
-_cache_lock = threading.Lock()
-
-
-def analyze_cached(path: str | Path) -> Plan:
-    """:func:`analyze`, memoised by (device, inode, size, mtime): many pods run the same binary."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError as exc:
-        raise NotGoBinary(f"{path}: no such file") from exc
-    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key]
-    plan = analyze(path)
-    with _cache_lock:
-        _cache[key] = plan
-    return plan

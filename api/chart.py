@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -37,22 +37,34 @@ class Webhook(Model):
     replicas: int = Field(default=2, ge=1, le=20)
     timeout_seconds: int = Field(default=3, ge=1, le=5)
     resources: Resources = Field(
-        default_factory=lambda: Resources(requests={"cpu": "50m", "memory": "96Mi"}, limits={"memory": "256Mi"})
+        default_factory=lambda: Resources(
+            requests={"cpu": "50m", "memory": "96Mi"}, limits={"memory": "256Mi"}
+        )
     )
 
 
 class Controllers(Model):
     replicas: int = Field(default=1, ge=1, le=5)  # more are warm standbys (leader election)
     resources: Resources = Field(
-        default_factory=lambda: Resources(requests={"cpu": "50m", "memory": "128Mi"}, limits={"memory": "512Mi"})
+        default_factory=lambda: Resources(
+            requests={"cpu": "50m", "memory": "128Mi"}, limits={"memory": "512Mi"}
+        )
     )
+
+
+Capability = Annotated[str, Field(pattern=r"^[A-Z_]+$")]
 
 
 class NodeAgent(Model):
     enabled: bool = True
     trace_go: bool = True
+    # Added to BPF, PERFMON, SYS_PTRACE and DAC_READ_SEARCH: e.g. SYS_RESOURCE on kernels before 5.11,
+    # which still count BPF maps against RLIMIT_MEMLOCK (newer ones charge the memory cgroup).
+    extra_capabilities: list[Capability] = Field(default_factory=list, max_length=8)
     resources: Resources = Field(
-        default_factory=lambda: Resources(requests={"cpu": "50m", "memory": "128Mi"}, limits={"memory": "512Mi"})
+        default_factory=lambda: Resources(
+            requests={"cpu": "50m", "memory": "128Mi"}, limits={"memory": "512Mi"}
+        )
     )
 
 
@@ -60,7 +72,9 @@ class Ui(Model):
     enabled: bool = True
     read_only: bool = False
     resources: Resources = Field(
-        default_factory=lambda: Resources(requests={"cpu": "20m", "memory": "96Mi"}, limits={"memory": "256Mi"})
+        default_factory=lambda: Resources(
+            requests={"cpu": "20m", "memory": "96Mi"}, limits={"memory": "256Mi"}
+        )
     )
 
 

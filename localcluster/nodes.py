@@ -78,6 +78,12 @@ def holder(component: str, log: Path, *, mount: bool) -> Started:
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError):
             if os.readlink(f"/proc/{proc.pid}/ns/net") != os.readlink("/proc/self/ns/net"):
+                if mount:
+                    # Private from the host first (nothing mounted in the node reaches the machine), then
+                    # shared within the node, as on a systemd host: kubelet's mountPropagation
+                    # (HostToContainer, Bidirectional) needs a shared or slave root.
+                    _run([*nsenter(proc.pid, net=False, uts=False), "mount", "--make-rshared", "/"],
+                         component, log=log)  # fmt: skip
                 return proc
         if not processes.alive(proc):
             break

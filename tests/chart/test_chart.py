@@ -94,6 +94,9 @@ def test_values_reach_the_objects() -> None:
     assert "--collector-image=registry.example.invalid/hodegos/hodegos-collector:9.9.9" in controllers["args"]
 
 
+AGENT = "hodegos-node-agent"
+
+
 def test_the_node_agent_is_not_privileged_and_names_its_capabilities() -> None:
     agent = by(render(), "DaemonSet", "hodegos-node-agent")["spec"]["template"]
     security = agent["spec"]["containers"][0]["securityContext"]
@@ -103,9 +106,11 @@ def test_the_node_agent_is_not_privileged_and_names_its_capabilities() -> None:
         "PERFMON",
         "SYS_PTRACE",
         "DAC_READ_SEARCH",
-        "SYS_RESOURCE",
     }
     assert "SYS_ADMIN" not in security["capabilities"]["add"]
+    older = by(render("--set", "nodeAgent.extraCapabilities={SYS_RESOURCE}"), "DaemonSet", AGENT)
+    added = older["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"]["add"]
+    assert added[-1] == "SYS_RESOURCE" and len(added) == 5
 
 
 def _pods(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

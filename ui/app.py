@@ -21,7 +21,7 @@ from kube import Api
 from ui import assets, dependencies, rendering, security
 from ui.cluster import Cluster
 from ui.errors import UiError
-from ui.routers import collectors, destinations, onboarding, overview, sources
+from ui.routers import actions, collectors, destinations, onboarding, overview, sampling, sources
 from ui.routers import settings as settings_page
 from ui.settings import Settings
 from ui.telemetry import Scraper
@@ -92,6 +92,6 @@ def create_app(settings: Settings, kube: Api | Cluster, *, telemetry: Scraper | 
     async def healthz() -> Response:
         return Response("ok" if cluster.synced else "syncing", status_code=200 if cluster.synced else 503)
 
-    for module in (overview, onboarding, sources, destinations, collectors, settings_page):
+    for module in (overview, onboarding, sources, destinations, actions, sampling, collectors, settings_page):
         app.include_router(module.router)
     return app

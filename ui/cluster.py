@@ -6,9 +6,9 @@ it costs. Writes go through :mod:`ui.writing`; an object the UI just wrote is pu
 
 What is cached: Namespaces and the four workload kinds Hodegos keeps records for, every Pod (indexed by
 workload, with the rule the controllers use), every InstrumentedApplication; in the Hodegos namespace only,
-Destinations, CollectorsGroups, Secrets (read for which keys they hold; values never leave the server),
-ConfigMaps (the collectors' rendered configurations) and HorizontalPodAutoscalers; and ``hodegos-config``
-through :class:`kube.LiveConfig`.
+Destinations, Actions, SamplingRules, CollectorsGroups, Secrets (read for which keys they hold; values never
+leave the server), ConfigMaps (the collectors' rendered configurations) and HorizontalPodAutoscalers; and
+``hodegos-config`` through :class:`kube.LiveConfig`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from controllers import optin
 from controllers.context import WORKLOAD_INDEX, workload_index, workload_key
 from kube import Api, Informer, LiveConfig, Resource, wait_synced
 from kube.resources import (
+    ACTIONS,
     CONFIGMAPS,
     CRONJOBS,
     DAEMONSETS,
@@ -34,6 +35,7 @@ from kube.resources import (
     NAMESPACES,
     PODS,
     RECORDS,
+    SAMPLING_RULES,
     SECRETS,
     STATEFULSETS,
 )
@@ -61,6 +63,8 @@ class Cluster:
         self.pods = Informer(api, PODS, indexers={WORKLOAD_INDEX: workload_index})
         self.records = Informer(api, RECORDS)
         self.destinations = Informer(api, DESTINATIONS, namespace=namespace)
+        self.actions = Informer(api, ACTIONS, namespace=namespace)
+        self.sampling_rules = Informer(api, SAMPLING_RULES, namespace=namespace)
         self.groups = Informer(api, GROUPS, namespace=namespace)
         self.secrets = Informer(api, SECRETS, namespace=namespace)
         self.configmaps = Informer(api, CONFIGMAPS, namespace=namespace)
@@ -98,7 +102,8 @@ class Cluster:
     def informers(self) -> list[Informer]:
         return [
             self.live_config.informer, self.namespaces, *self.workloads.values(), self.pods, self.records,
-            self.destinations, self.groups, self.secrets, self.configmaps, self.hpas,
+            self.destinations, self.actions, self.sampling_rules, self.groups, self.secrets, self.configmaps,
+            self.hpas,
         ]  # fmt: skip
 
     def start(self) -> Cluster:
@@ -157,6 +162,13 @@ class Cluster:
 
     def destination(self, name: str) -> dict[str, Any] | None:
         return self.destinations.get(self.namespace, name)
+
+    def rule_informer(self, kind: str) -> Informer:
+        """The cache of Actions (``kind`` "Action") or of SamplingRules."""
+        return self.actions if kind == "Action" else self.sampling_rules
+
+    def rule_list(self, kind: str) -> list[dict[str, Any]]:
+        return sorted(self.rule_informer(kind).items(), key=lambda o: o["metadata"]["name"])
 
     def secret_keys(self, name: str) -> set[str]:
         """The keys a Secret in the Hodegos namespace holds (never its values)."""

@@ -25,6 +25,8 @@ NAV = (
     ("overview", "/overview", "Overview"),
     ("sources", "/sources", "Sources"),
     ("destinations", "/destinations", "Destinations"),
+    ("actions", "/actions", "Actions"),
+    ("sampling", "/sampling", "Sampling"),
     ("collectors", "/collectors", "Collectors"),
     ("settings", "/settings", "Settings"),
 )

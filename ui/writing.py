@@ -4,6 +4,9 @@ Objects Hodegos owns whole — a Destination, its Secret, ``hodegos-config`` —
 apply under the one field manager, so the UI, the CLI and ``kubectl apply`` of the same object agree on
 who owns which field. The answer goes into the informer cache at once, so the next page shows it.
 
+Actions and SamplingRules are applied whole too (what the form shows is what is stored: see
+:func:`apply_rule`).
+
 A user's own Namespace or workload gets exactly one annotation changed, with a JSON merge patch (what
 ``kubectl annotate`` does): an apply from the same field manager would have to restate every field that
 manager owns there, and the controllers own the pod template's rollout annotations under it, so a partial
@@ -247,3 +250,71 @@ def delete_destination(cluster: Cluster, name: str) -> None:
             cluster.secrets.forget(cluster.namespace, ref["name"])
     except KubeError as exc:
         raise _failed(exc, f"destination {name}") from exc
+
+
+# -- actions and sampling rules --------------------------------------------------------------------------
+
+
+def _leftovers(have: Any, want: Any) -> Any:
+    """A merge patch removing what ``have`` holds beyond ``want`` (mappings compared key by key)."""
+    if not isinstance(have, Mapping) or not isinstance(want, Mapping):
+        return None
+    patch: dict[str, Any] = {}
+    for key, value in have.items():
+        if key not in want:
+            patch[key] = None
+        else:
+            inner = _leftovers(value, want[key])
+            if inner:
+                patch[key] = inner
+    return patch or None
+
+
+def apply_rule(cluster: Cluster, res: Resource, body: dict[str, Any]) -> dict[str, Any]:
+    """Apply an Action or SamplingRule as the form describes it, whole.
+
+    Server-side apply removes what the UI wrote before and left out now; a field another manager wrote (an
+    object made with ``kubectl``, say) stays, so whatever the stored spec still holds beyond the form is
+    removed with a merge patch conditional on the version just written: saved is what the form showed.
+    """
+    meta = body["metadata"]
+    what = f"{res.kind.lower()} {meta['name']}"
+    informer = cluster.rule_informer(res.kind)
+    try:
+        obj = cluster.api.apply(res, body)
+        extra = _leftovers(obj.get("spec") or {}, body["spec"])
+        if extra:
+            patch = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]}, "spec": extra}
+            obj = cluster.api.merge_patch(res, meta["namespace"], meta["name"], patch)
+    except KubeError as exc:
+        raise _failed(exc, what) from exc
+    return _remember(cluster, informer, obj)
+
+
+def set_rule_disabled(cluster: Cluster, res: Resource, name: str, disabled: bool) -> dict[str, Any]:
+    """Apply the object's current spec with ``disabled`` changed (the rest restated as it is)."""
+    current = cluster.rule_informer(res.kind).get(cluster.namespace, name)
+    if current is None:
+        raise WriteFailed(f"{res.kind} {name} does not exist", 404)
+    spec = dict(current.get("spec") or {})
+    spec["disabled"] = disabled
+    body = {
+        "apiVersion": constants.API_VERSION,
+        "kind": res.kind,
+        "metadata": {"name": name, "namespace": cluster.namespace},
+        "spec": spec,
+    }
+    try:
+        obj = cluster.api.apply(res, body)
+    except KubeError as exc:
+        raise _failed(exc, f"{res.kind.lower()} {name}") from exc
+    return _remember(cluster, cluster.rule_informer(res.kind), obj)
+
+
+def delete_rule(cluster: Cluster, res: Resource, name: str) -> None:
+    try:
+        cluster.api.delete(res, cluster.namespace, name)
+    except KubeError as exc:
+        raise _failed(exc, f"{res.kind.lower()} {name}") from exc
+    cluster.rule_informer(res.kind).forget(cluster.namespace, name)
+    cluster.touch()

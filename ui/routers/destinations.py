@@ -19,6 +19,7 @@ from ui import dependencies, drafts, forms, rendering, writing
 from ui.cluster import Cluster
 from ui.errors import NotFound
 from ui.settings import Settings
+from ui.views import conditions
 
 router = APIRouter(prefix="/destinations", tags=["destinations"])
 CATEGORIES = (("managed", "Managed services"), ("self-hosted", "Self-hosted"))
@@ -91,15 +92,6 @@ async def submit_new(request: Request, cluster: Cluster, type_: DestinationType)
     return draft, True
 
 
-def current_condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
-    """The condition, if written for the object's current generation (an older one would mislead)."""
-    generation = obj["metadata"].get("generation")
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == type_ and cond.get("observedGeneration") in (None, generation):
-            return dict(cond)
-    return None
-
-
 @router.get("", response_class=HTMLResponse)
 def destinations_page(request: Request, cluster: Cluster = Depends(dependencies.cluster)) -> HTMLResponse:
     items = []
@@ -109,7 +101,7 @@ def destinations_page(request: Request, cluster: Cluster = Depends(dependencies.
             label = get_type(str(spec.get("type"))).display_name
         except UnknownTypeError:
             label = f"{spec.get('type')} (unknown type)"
-        configured = current_condition(dest, "Configured")
+        configured = conditions.current(dest, "Configured")
         items.append({"obj": dest, "spec": spec, "label": label, "configured": configured})
     return rendering.page(request, "destinations.html", active="destinations", items=items)
 

@@ -16,6 +16,7 @@ from api.models import SIGNALS
 from controllers import collectors
 from ui.cluster import Cluster
 from ui.telemetry import GroupRates, destination_of
+from ui.views import conditions
 from ui.views.sources import SourceRow
 
 MAX_NAMESPACES = 8  # namespaces drawn; the rest are summed into one "more" box
@@ -53,15 +54,6 @@ def _group_box(
     if rates is not None and rates.rates is not None:
         box.rates = {s: rates.rates.received.get(s, 0.0) for s in SIGNALS}
     return box
-
-
-def _condition(obj: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
-    """The condition, if written for the object's current generation (an older one would mislead)."""
-    generation = obj["metadata"].get("generation")
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == type_ and cond.get("observedGeneration") in (None, generation):
-            return dict(cond)
-    return None
 
 
 def build(
@@ -118,7 +110,7 @@ def build(
     for dest in cluster.destination_list():
         name = dest["metadata"]["name"]
         spec = dest.get("spec") or {}
-        cond = _condition(dest, "Configured")
+        cond = conditions.current(dest, "Configured")
         if spec.get("disabled"):
             health, detail = "off", "disabled"
         elif cond is None:

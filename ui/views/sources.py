@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from api import constants
 from api.config import HodegosConfig
 from controllers import describing, optin, rollouts
+from pipelines import kinds
 from ui.cluster import Cluster
 
 STATES = ("off", "pending", "instrumented", "rolled-back", "ignored")
@@ -212,12 +213,16 @@ def details(cluster: Cluster, kind: str, namespace: str, name: str) -> dict[str,
     pods = cluster.pods_of(kind, namespace, name)
     config = cluster.config
     story = describing.story(
-        workload, cluster.namespace_obj(namespace), record, pods, cluster.group_list(), config
-    )
+        workload, cluster.namespace_obj(namespace), record, pods, cluster.group_list(), config,
+        actions=cluster.rule_list("Action"), rules=cluster.rule_list("SamplingRule"),
+    )  # fmt: skip
     runtimes = {r["name"]: r for r in story["runtimes"] if r.get("name")}
     story["containers"] = [
         {"name": d.container, "action": d.action, "reason": d.reason, **runtimes.get(d.container, {})}
         for d in rollouts.injection(record, config, workload)
     ]
+    for item in [*story["pipeline"]["actions"], *story["pipeline"]["samplingRules"]]:
+        known = kinds.catalogue().get(item["kind"])
+        item["label"] = known.display_name if known else item["kind"]
     story["row"] = row(workload, cluster.namespace_obj(namespace), record, pods, config)
     return story

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -28,6 +28,12 @@ from kube import Api
 from kube.resources import NAMESPACES
 from tests.support import require
 from ui import Cluster, Scraper, Settings, create_app
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ConsoleMessage, Page
+
+    from controllers.manager import Manager
+    from tests.kube import KubeCluster
 
 CANARY = "canary-3f9d2c7a-never-shown"
 
@@ -236,3 +242,50 @@ def named_namespace(admin_api: Api) -> Iterator[Callable[[str], str]]:
     yield make
     for name in created:
         admin_api.delete(NAMESPACES, None, name)
+
+
+# -- the controllers and a page on a served UI (browser test modules define ``served``) ---------------------
+
+
+@pytest.fixture(scope="module")
+def controllers(kube_cluster: KubeCluster, system_namespace: str) -> Iterator[Manager]:
+    """The real controllers in this process (no webhook runs: they see it as unavailable)."""
+    from controllers.manager import Manager
+    from kube import connect
+
+    manager = Manager(
+        connect(kube_cluster.kubeconfig),
+        identity="ui-browser",
+        lease_duration=6,
+        webhook_healthy=lambda: False,
+    )
+    manager.start()
+    assert manager.elector is not None
+    wait_for("leadership", manager.elector.leading.is_set, 30)
+    yield manager
+    manager.shutdown()
+
+
+@pytest.fixture
+def ui(page: Page, served: Served) -> Iterator[Page]:
+    """A page on the served UI that fails the test on any console error (a CSP violation included)."""
+    errors: list[str] = []
+
+    def console(message: ConsoleMessage) -> None:
+        # a form sent back with its errors is a 422 page: expected; any other error is not
+        if message.type == "error" and "status of 422" not in message.text:
+            errors.append(message.text)
+
+    page.on("console", console)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(15_000)
+    page.set_viewport_size({"width": 1280, "height": 860})
+    page.goto(served.url + "/overview")
+    assert page.evaluate("typeof htmx") == "object", "htmx did not load"
+    yield page
+    assert not errors, f"console errors: {errors}"
+
+
+def shot(page: Page, screenshots: Path, name: str) -> None:
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)

@@ -25,13 +25,12 @@ from typing import Any
 
 import pytest
 import yaml
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
 from api import constants
 from controllers.manager import Manager
-from kube import Api, connect
+from kube import Api
 from kube.resources import CONFIGMAPS, DEPLOYMENTS, DESTINATIONS, NAMESPACES, RECORDS, SECRETS
-from tests.kube import KubeCluster
 from tests.ui.conftest import (
     CANARY,
     KEY_LABEL,
@@ -40,26 +39,12 @@ from tests.ui.conftest import (
     Recorder,
     Served,
     assert_no_canary,
+    shot,
     wait_for,
 )
 from ui import Cluster, Settings, create_app
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture(scope="module")
-def controllers(kube_cluster: KubeCluster, system_namespace: str) -> Iterator[Manager]:
-    manager = Manager(
-        connect(kube_cluster.kubeconfig),
-        identity="ui-browser",
-        lease_duration=6,
-        webhook_healthy=lambda: False,
-    )
-    manager.start()
-    assert manager.elector is not None
-    wait_for("leadership", manager.elector.leading.is_set, 30)
-    yield manager
-    manager.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -95,31 +80,6 @@ def served(
     with Served(recorder.wrap(create_app(Settings(), ui_cluster))) as server:
         yield server
     assert_no_canary(recorder)
-
-
-@pytest.fixture
-def ui(page: Page, served: Served) -> Iterator[Page]:
-    """A page on the served UI that fails the test on any console error (a CSP violation included)."""
-    errors: list[str] = []
-
-    def console(message: ConsoleMessage) -> None:
-        # a form sent back with its errors is a 422 page: expected; any other error is not
-        if message.type == "error" and "status of 422" not in message.text:
-            errors.append(message.text)
-
-    page.on("console", console)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_default_timeout(15_000)
-    page.set_viewport_size({"width": 1280, "height": 860})
-    page.goto(served.url + "/overview")
-    assert page.evaluate("typeof htmx") == "object", "htmx did not load"
-    yield page
-    assert not errors, f"console errors: {errors}"
-
-
-def shot(page: Page, screenshots: Path, name: str) -> None:
-    page.wait_for_load_state("networkidle")
-    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
 
 
 def _deployment(ns: str, name: str, containers: tuple[str, ...] = ("app",)) -> dict[str, Any]:

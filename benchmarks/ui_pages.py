@@ -1,11 +1,13 @@
-"""UI pages at scale: server time (p50/p99) and HTML size per page, 1,000 workloads and 64 destinations.
+"""UI pages at scale: server time (p50/p99) and HTML size per page, 1,000 workloads, 64 destinations, 40
+actions and 24 sampling rules.
 
 A local cluster on kwok nodes gets 1,000 Deployments (one pod each) in 20 namespaces, half of them opted in
 by a namespace annotation, with an InstrumentedApplication per opted-in workload carrying detected runtimes
-(written here as the controllers and the node agent would), and 64 Destinations (one of every catalogue
-type, sample values, a Secret each). The UI then runs in this process on its informers, exactly as
-``hodegos ui`` does, and each page is requested ``--requests`` times through the ASGI app (no network):
-the time is the server's whole answer, routing to rendered HTML.
+(written here as the controllers and the node agent would), 64 Destinations (one of every catalogue type,
+sample values, a Secret each), 40 Actions and 24 SamplingRules (every kind in turn with its sample values,
+scoped to a namespace, with an ``Applied`` condition as the controllers write it). The UI then runs in this
+process on its informers, exactly as ``hodegos ui`` does, and each page is requested ``--requests`` times
+through the ASGI app (no network): the time is the server's whole answer, routing to rendered HTML.
 
     .venv/bin/python benchmarks/ui_pages.py            # target: p99 < 50 ms, every page < 100 KB
 """
@@ -28,10 +30,20 @@ sys.path.insert(0, str(ROOT))
 from api import constants  # noqa: E402
 from destinations import all_types  # noqa: E402
 from kube import Api, ApiError, connect  # noqa: E402
-from kube.resources import DEPLOYMENTS, DESTINATIONS, NAMESPACES, PODS, RECORDS, SECRETS  # noqa: E402
+from kube.resources import (  # noqa: E402
+    ACTIONS,
+    DEPLOYMENTS,
+    DESTINATIONS,
+    NAMESPACES,
+    PODS,
+    RECORDS,
+    SAMPLING_RULES,
+    SECRETS,
+)
 from localcluster import lifecycle  # noqa: E402
 from localcluster.layout import Layout  # noqa: E402
 from localcluster.webhook_host import apply_crds  # noqa: E402
+from pipelines import kinds  # noqa: E402
 
 LANGUAGES = ("python", "java", "nodejs", "go", "dotnet")
 
@@ -104,6 +116,33 @@ def populate(api: Api, count: int, namespaces: int) -> None:
         })  # fmt: skip
 
 
+def populate_rules(api: Api, names: list[str], actions: int, rules: int) -> None:
+    """Every kind in turn with its sample values, scoped to one namespace where the kind takes a scope."""
+    for family, res, count in (("action", ACTIONS, actions), ("sampling", SAMPLING_RULES, rules)):
+        family_kinds = [k for k in kinds.catalogue().values() if k.family == family]
+        for i in range(count):
+            kind = family_kinds[i % len(family_kinds)]
+            settings = kinds.check_settings(
+                kind,
+                {f.name: f.sample() for f in kind.fields if f.sample() is not None and f.kind != "keyValue"},
+            )
+            spec: dict[str, Any] = {kind.kind: settings}
+            if kind.scoped:
+                spec["scope"] = {"namespaces": [names[i % len(names)]]}
+            name = f"{family}-{i:02d}-{kind.kind.lower()}"
+            create(api, res, constants.NAMESPACE, {
+                "apiVersion": constants.API_VERSION, "kind": res.kind,
+                "metadata": {"name": name, "namespace": constants.NAMESPACE}, "spec": spec,
+            })  # fmt: skip
+            obj = api.get(res, constants.NAMESPACE, name) or {}
+            generation = obj["metadata"]["generation"]
+            condition = {"type": "Applied", "status": "True", "reason": "AppliedToCollectors",
+                         "message": "applied on the gateway", "observedGeneration": generation,
+                         "lastTransitionTime": "2026-01-01T00:00:00Z"}  # fmt: skip
+            status = {"observedGeneration": generation, "conditions": [condition]}
+            api.merge_patch(res, constants.NAMESPACE, name, {"status": status}, sub="status")
+
+
 def wait_pods(api: Api, count: int, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     while True:
@@ -136,6 +175,8 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--namespaces", type=int, default=20)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--actions", type=int, default=40)
+    parser.add_argument("--rules", type=int, default=24)
     parser.add_argument("--cluster", default="hodegos-bench-ui")
     parser.add_argument("--port", type=int, default=32443)
     parser.add_argument("--nodes", type=int, default=4)
@@ -151,8 +192,10 @@ def main() -> int:
     try:
         start = time.monotonic()
         populate(api, args.count, args.namespaces)
+        populate_rules(api, [f"team-{i:02d}" for i in range(args.namespaces)], args.actions, args.rules)
         running = wait_pods(api, args.count, 600)
-        print(f"cluster: {args.count} deployments, {running} running pods, 64 destinations "
+        print(f"cluster: {args.count} deployments, {running} running pods, 64 destinations, "
+              f"{args.actions} actions, {args.rules} sampling rules "
               f"({time.monotonic() - start:.0f}s to create)")  # fmt: skip
         cluster = Cluster(api).start()
         began = time.monotonic()
@@ -177,6 +220,12 @@ def main() -> int:
             ("destinations", "/destinations"),
             ("catalogue", "/destinations/new"),
             ("collectors", "/collectors"),
+            ("actions", "/actions"),
+            ("actions table (the 5-second refresh)", "/actions/list"),
+            ("action form (Mask PII, every namespace listed)", "/actions/new/piiMasking"),
+            ("sampling", "/sampling"),
+            ("sampling rule form (Keep slow traces)", "/sampling/new/latency"),
+            ("a workload's page (with its actions and rules)", "/sources/team-04/Deployment/svc-0004"),
         ]
         churn = [  # every request right after a change in the caches (rows recomputed)
             ("overview, caches just changed", "/overview"),
@@ -185,6 +234,8 @@ def main() -> int:
                 "sources table, filtered, caches just changed",
                 "/sources/table?namespace=team-04&state=pending",
             ),
+            ("actions, caches just changed", "/actions"),
+            ("sampling, caches just changed", "/sampling"),
         ]
         print(f"\n{'page':52} {'p50 ms':>8} {'p99 ms':>8} {'HTML KB':>8}")
         worst = 0.0

@@ -27,9 +27,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from pipelines import GatewayOptions, Listen, LogSource, NodeOptions, render_gateway, render_node
 from harness.collectors import running
 from harness.otlp import Recorder, free_port, http_receiver
+from pipelines import GatewayOptions, Listen, LogSource, NodeOptions, render_gateway, render_node
 
 pytestmark = pytest.mark.collector
 

@@ -118,7 +118,7 @@ def test_hand_written_otlp_equals_the_protobuf_library() -> None:
         Span("POST", "client", "01" * 16, "02" * 8, "03" * 8, 5, 2**63 + 7,
              {"url.full": "http://x/é", "http.response.status_code": 503, "error.type": "503"}, error=True),
     ]  # fmt: skip
-    resource = {"service.name": "checkout", "process.pid": 4242, "k8s.pod.name": "c-1"}
+    resource: dict[str, str | int] = {"service.name": "checkout", "process.pid": 4242, "k8s.pod.name": "c-1"}
     ours = otlpwire.encode(spans, resource, SCOPE_NAME, SCOPE_VERSION)
     reference = to_request(spans, resource)
     parsed = ExportTraceServiceRequest()

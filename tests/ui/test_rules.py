@@ -3,10 +3,11 @@ read back; every problem reported beside its field."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from api.models import ACTION_KINDS, SAMPLING_KINDS
 from pipelines import kinds
@@ -17,8 +18,9 @@ FAMILIES = {"action": ACTION_FAMILY, "sampling": SAMPLING_FAMILY}
 ALL_KINDS = [(FAMILIES[k.family], k) for k in kinds.catalogue().values()]
 
 
-def _form(pairs: list[tuple[str, str]]) -> FormData:
-    return FormData(pairs)
+def _form(pairs: Sequence[tuple[str, str]]) -> FormData:
+    items: list[tuple[str, str | UploadFile]] = list(pairs)
+    return FormData(items)
 
 
 def _sample_form(family: rules.Family, kind: kinds.KindFile, name: str = "sample") -> list[tuple[str, str]]:

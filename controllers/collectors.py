@@ -76,6 +76,9 @@ def _meta(group: Mapping[str, Any], name: str, role: str) -> dict[str, Any]:
     }
 
 
+ROOT_USER = {"runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False}
+
+
 def _container(
     image: str,
     resources: CollectorResources,
@@ -114,6 +117,16 @@ def _container(
         "readinessProbe": {"httpGet": {"path": "/", "port": constants.COLLECTOR_HEALTH_PORT}},
         "livenessProbe": {"httpGet": {"path": "/", "port": constants.COLLECTOR_HEALTH_PORT}},
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}],
+    }
+    # Restricted everywhere but in the user: the node collector reads pod logs, which the kubelet writes
+    # as root with mode 0640, so it runs as uid 0 (owner access only: every capability is dropped); the
+    # gateway runs as the image's non-root user.
+    container["securityContext"] = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+        **(ROOT_USER if host_ports else {"runAsNonRoot": True}),
     }
     if host_ports:  # the node collector reads pod logs and host metrics
         container["volumeMounts"] += [

@@ -106,11 +106,13 @@ def test_the_node_agent_is_not_privileged_and_names_its_capabilities() -> None:
         "PERFMON",
         "SYS_PTRACE",
         "DAC_READ_SEARCH",
+        "SYS_ADMIN",  # uprobes (Go tracing); without it, the agent detects but cannot trace
     }
-    assert "SYS_ADMIN" not in security["capabilities"]["add"]
+    detecting = by(render("--set", "nodeAgent.traceGo=false"), "DaemonSet", AGENT)["spec"]["template"]
+    assert "SYS_ADMIN" not in detecting["spec"]["containers"][0]["securityContext"]["capabilities"]["add"]
     older = by(render("--set", "nodeAgent.extraCapabilities={SYS_RESOURCE}"), "DaemonSet", AGENT)
     added = older["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"]["add"]
-    assert added[-1] == "SYS_RESOURCE" and len(added) == 5
+    assert added[-1] == "SYS_RESOURCE" and len(added) == 6
 
 
 def _pods(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -166,3 +166,18 @@ def test_the_real_collector_accepts_both_configs_with_our_memory_limiter() -> No
         text = by_kind(objs)["ConfigMap"]["data"][collectors.CONFIG_KEY]
         env = {e["name"]: "x" for e in rendered.env} | {constants.ENV_NODE_NAME: "node-1"}
         collector.validate(text, env=env)
+
+
+def test_the_node_collector_runs_as_root_with_no_capabilities_and_the_gateway_as_non_root() -> None:
+    """The kubelet writes pod logs as root, mode 0640: owner access is all the node collector needs."""
+    roles = (("node", {"runAsUser": 0, "runAsNonRoot": False}), ("gateway", {"runAsNonRoot": True}))
+    for role, expected in roles:
+        group = {
+            "metadata": {"name": f"hodegos-{role}", "namespace": "hodegos-system", "uid": "u1"},
+            "spec": {"role": role},
+        }
+        objects, _ = collectors.desired_objects(group, {"service": {}}, {}, "hodegos/hodegos-collector:0.1.0")
+        workload = next(o for o in objects if o["kind"] != "ConfigMap")
+        security = workload["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+        assert {k: security[k] for k in expected} == expected
+        assert security["capabilities"] == {"drop": ["ALL"]} and security["allowPrivilegeEscalation"] is False

@@ -7,11 +7,12 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):/usr/local/go/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: help venv deps system-deps setup lint typecheck fmt crds test pytest demo demo-down clean
+.PHONY: help venv deps system-deps setup lint typecheck fmt crds images test pytest demo demo-down clean
 
 help:
 	@echo "make demo   - run Hodegos end to end on the embedded local cluster"
 	@echo "make test   - install what the tests need, then lint, type-check and run every test"
+	@echo "make images - build Hodegos's own images (OCI archives: hodegos, hodegos-agent, hodegos-collector)"
 	@echo "make demo-down - stop the demo cluster"
 	@echo "make fmt    - fix formatting and lint findings that can be fixed automatically"
 
@@ -47,6 +48,9 @@ fmt: venv
 
 crds: venv
 	$(BIN)/python -m api.crds
+
+images: deps
+	$(BIN)/hodegos images build
 
 pytest: venv
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from cli import agent, cluster, controllers, describe, destinations, explain, install, pipelines, ui, webhook
+from cli import (
+    agent,
+    cluster,
+    controllers,
+    demo,
+    describe,
+    destinations,
+    explain,
+    images,
+    install,
+    pipelines,
+    ui,
+    webhook,
+)
 
 app = typer.Typer(
     name="hodegos",
@@ -19,6 +32,8 @@ app.add_typer(agent.app, name="agent")
 app.add_typer(controllers.app, name="controllers")
 app.add_typer(describe.app, name="describe")
 app.add_typer(pipelines.app, name="pipelines")
+app.add_typer(demo.app, name="demo")
+app.add_typer(images.app, name="images")
 app.command("explain")(explain.explain)
 app.command("install")(install.install)
 app.command("uninstall")(install.uninstall)

@@ -5,9 +5,10 @@ holds ``oci-layout``, ``index.json`` and ``blobs/sha256/*``: one gzip layer per 
 image config and a manifest, with the ``org.opencontainers.image.ref.name`` and ``io.containerd.image.name``
 annotations carrying the image's full reference, so containerd names the image on import.
 
-Deterministic: entries are sorted, owned by 0:0, stamped with one fixed mtime (``SOURCE_DATE_EPOCH`` or
-0), gzip headers carry no name or time. The same inputs give byte-identical archives and the same digest,
-so a cached image is never rebuilt for nothing and two machines agree on what an image is.
+Deterministic: entries are sorted, owned by 0:0 (unless an entry names its owner), stamped with one fixed
+mtime (``SOURCE_DATE_EPOCH`` or 0), gzip headers carry no name or time. The same inputs give byte-identical
+archives and the same digest, so a cached image is never rebuilt for nothing and two machines agree on what
+an image is.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class Entry:
     source: Path | None = None
     link: str | None = None  # symlink target
     directory: bool = False
+    uid: int = 0  # owner in the image (0 unless a non-root user must own it, e.g. its home directory)
+    gid: int = 0
 
 
 def entries_from_directory(root: Path, prefix: str = "") -> list[Entry]:
@@ -122,7 +125,7 @@ def layer_tar(entries: Sequence[Entry]) -> bytes:
             info = tarfile.TarInfo(path)
             info.mtime = mtime
             info.mode = entry.mode
-            info.uid = info.gid = 0
+            info.uid, info.gid = entry.uid, entry.gid
             info.uname = info.gname = ""
             if entry.directory:
                 info.type = tarfile.DIRTYPE

@@ -31,6 +31,8 @@ SHOP_SERVICES = ("frontend", "catalog", "pricing", "inventory")
 #: What each shop service is written in (what the records and spans must say).
 LANGUAGES = {"frontend": "nodejs", "catalog": "python", "pricing": "java", "inventory": "go"}
 
+FIELD_MANAGER = "hodegos-demo"
+
 Progress = Callable[[str], None]
 
 
@@ -43,10 +45,16 @@ def documents(path: Path) -> list[dict[str, Any]]:
 
 
 def apply_file(api: Api, path: Path) -> list[str]:
-    """Apply each object of ``path`` (namespaces first, as written); ``Kind/namespace/name`` of each."""
+    """Apply each object of ``path`` (namespaces first, as written); ``Kind/namespace/name`` of each.
+
+    Applied as a user would with ``kubectl apply --server-side``: under a field manager of its own, never
+    Hodegos's. The controllers' own applies (a rollout's template annotation) then leave the user's
+    fields alone; under one shared manager, a later apply that omits them would remove them.
+    """
+    user = Api(api.client, field_manager=FIELD_MANAGER)
     applied = []
     for doc in documents(path):
-        api.apply(res.of(doc), doc)
+        user.apply(res.of(doc), doc)
         meta = doc["metadata"]
         applied.append("/".join(p for p in (doc["kind"], meta.get("namespace", ""), meta["name"]) if p))
     return applied

@@ -211,11 +211,12 @@ def run(options: Options, say: Progress) -> tuple[Timings, Seen]:
     """The whole journey; raises :class:`DemoError` (or a cluster/install error) saying what failed."""
     from installer import install as installing
     from installer.helm import Helm
+    from journey import restarts
     from kube.portforward import forward, service_target
-    from localcluster import lifecycle
+    from localcluster import fleet, lifecycle
     from localcluster.layout import Layout
     from toolchain import cluster as tools
-    from toolchain import productimages
+    from toolchain import images, productimages
 
     timings = Timings()
     todo = estimate.message(estimate.pieces())
@@ -235,11 +236,20 @@ def run(options: Options, say: Progress) -> tuple[Timings, Seen]:
     )(up)
     api = lifecycle.admin_api(Layout.for_name(options.cluster))
 
+    fresh: list[str] = []  # references whose bytes this load changed: their running pods are restarted
+
     def load() -> None:
         archives = [b.archive for b in productimages.build(progress=lambda m: say(f"    {m}"))]
         archives += list(productimages.agent_archives().values())
         archives += demo_archives(say)
+        before = fleet.loaded(Layout.for_name(options.cluster))
         lifecycle.load(options.cluster, archives, progress=lambda m: say(f"    {m}"))
+        for archive in restarts.new_archives(before, archives):
+            fresh.extend(images.read_refs(archive))
+
+    def restart(namespaces: list[str]) -> None:
+        for kind, namespace, name in restarts.restart(api, fresh, namespaces):
+            say(f"    restarting {kind} {namespace}/{name}: its image was rebuilt")
 
     step(
         timings, "images: Hodegos, the language agents, the shop and the backend (OCI archives, loaded)", say
@@ -247,11 +257,17 @@ def run(options: Options, say: Progress) -> tuple[Timings, Seen]:
 
     def install() -> None:
         helm = Helm(tools.HELM.path("helm"), kubeconfig)
+        restart([constants.NAMESPACE])
         timings.installed_at = time.monotonic()
         installing.install(api, helm, wait=True, timeout="5m", progress=lambda m: say(f"    {m}"))
 
     step(timings, "hodegos install (the chart, waiting for every pod)", say)(install)
-    step(timings, "the backend (Jaeger, the sink) and the shop", say)(lambda: shop_and_backend(api, say))
+
+    def shop() -> None:
+        restart([backend.BACKEND_NAMESPACE, backend.SHOP_NAMESPACE])
+        shop_and_backend(api, say)
+
+    step(timings, "the backend (Jaeger, the sink) and the shop", say)(shop)
 
     def onboard() -> None:
         from journey import onboarding

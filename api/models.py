@@ -210,6 +210,9 @@ class CollectorResources(Model):
     cpu_limit_millis: int | None = Field(default=None, ge=10)
     min_replicas: int = Field(default=1, ge=1)
     max_replicas: int = Field(default=5, ge=1)
+    # How long the gateway's load must stay low before the HPA removes replicas (its scale-down
+    # stabilization window): long by default, so a bursty workload does not make the gateway flap.
+    scale_down_window_seconds: int = Field(default=900, ge=0, le=3600)
 
 
 class CollectorsGroupSpec(Model):

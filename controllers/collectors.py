@@ -293,7 +293,7 @@ def hpa(
                     "policies": [{"type": "Pods", "value": 2, "periodSeconds": 15}],
                 },
                 "scaleDown": {
-                    "stabilizationWindowSeconds": 900,
+                    "stabilizationWindowSeconds": resources.scale_down_window_seconds,
                     "selectPolicy": "Min",
                     "policies": [
                         {"type": "Pods", "value": 1, "periodSeconds": 60},

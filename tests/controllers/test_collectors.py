@@ -80,7 +80,7 @@ def test_gateway_objects() -> None:
     assert ports == {constants.OTLP_GRPC_PORT, constants.OTLP_HTTP_PORT}
     behavior = kinds["HorizontalPodAutoscaler"]["spec"]["behavior"]
     assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 0
-    assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 300
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 900  # the default: no flapping
     metrics = {m["resource"]["name"] for m in kinds["HorizontalPodAutoscaler"]["spec"]["metrics"]}
     assert metrics == {"cpu", "memory"}
     text = kinds["ConfigMap"]["data"][collectors.CONFIG_KEY]
@@ -181,3 +181,12 @@ def test_the_node_collector_runs_as_root_with_no_capabilities_and_the_gateway_as
         security = workload["spec"]["template"]["spec"]["containers"][0]["securityContext"]
         assert {k: security[k] for k in expected} == expected
         assert security["capabilities"] == {"drop": ["ALL"]} and security["allowPrivilegeEscalation"] is False
+
+
+def test_the_gateways_scale_down_window_comes_from_the_groups_resources() -> None:
+    resources = CollectorResources.model_validate({"scaleDownWindowSeconds": 30, "maxReplicas": 3})
+    spec = collectors.hpa(group(), resources, pipelines.sizing(resources))["spec"]
+    assert spec["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 30
+    assert spec["maxReplicas"] == 3
+    with pytest.raises(ValueError, match="less than or equal to 3600"):
+        CollectorResources.model_validate({"scaleDownWindowSeconds": 7200})

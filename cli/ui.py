@@ -4,8 +4,9 @@ Where the UI runs decides what the command does:
 
 - ``--local`` (or no UI installed in the cluster): serve it from this machine on ``127.0.0.1:--port``,
   reading the cluster through ``--kubeconfig`` (the same informers the in-cluster UI uses);
-- a UI installed in the cluster (the ``hodegos-ui`` Service): port-forward to it — that part needs the
-  in-cluster install, which is not built yet, and the command says so and how to serve locally instead;
+- a UI installed in the cluster (the ``hodegos-ui`` Service): port-forward ``127.0.0.1:--port`` to it
+  through the API server (:mod:`kube.portforward`, as ``kubectl port-forward svc/hodegos-ui`` does) until
+  Ctrl-C; ``--read-only`` is then the in-cluster UI's own setting (``ui.readOnly`` in the chart);
 - ``--in-cluster``: how the UI's own Deployment runs it (service-account credentials, collectors' metrics
   scraped from their pods, listening on ``--address``).
 
@@ -41,11 +42,31 @@ def _in_cluster_ui(api: Api, namespace: str) -> bool:
         fail(f"cannot reach the cluster: {exc}")
 
 
-def _port_forward(namespace: str, port: int) -> None:
-    fail(
-        f"the UI is installed in the cluster (Service {namespace}/{UI_SERVICE}); port-forwarding to it comes "
-        "with the in-cluster install and is not available yet. Serve it from here instead: hodegos ui --local"
-    )
+def _port_forward(api: Api, namespace: str, port: int, address: str) -> None:
+    """Forward ``address:port`` to the in-cluster UI until interrupted."""
+    import threading
+
+    from kube import KubeError
+    from kube.portforward import forward, service_target
+
+    try:
+        target = service_target(api, namespace, UI_SERVICE, "http")
+        with forward(api, target, local_port=port, address=address) as local:
+            where = f"http://{address}:{local}" if ":" not in address else f"http://[{address}]:{local}"
+            stderr.print(
+                f"Hodegos UI on [bold]{where}[/bold] (forwarding to pod {target.namespace}/{target.pod}; "
+                "Ctrl-C to stop)",
+                highlight=False,
+            )
+            threading.Event().wait()
+    except KubeError as exc:
+        fail(
+            f"cannot port-forward to the in-cluster UI: {exc}. Serve it from here instead: hodegos ui --local"
+        )
+    except OSError as exc:
+        fail(f"cannot listen on {address}:{port}: {exc}")
+    except KeyboardInterrupt:
+        sys.exit(0)
 
 
 def ui(
@@ -75,7 +96,8 @@ def ui(
     )
     api = connect(kubeconfig, in_cluster=True if in_cluster else None)
     if not local and not in_cluster and _in_cluster_ui(api, namespace):
-        _port_forward(namespace, port)
+        _port_forward(api, namespace, port, address)
+        return
     cluster = Cluster(api, namespace).start()
     stderr.print("reading the cluster…", highlight=False)
     if not cluster.wait_synced(120):

@@ -34,6 +34,13 @@ from kube import Api, Informer, LiveConfig, Recorder, StaticConfig, WorkQueue, k
 from kube.liveconfig import ConfigSource
 from kube.resources import PODS, RECORDS
 
+# Outcomes that change nothing (see :meth:`NodeAgent.reconcile`).
+UNCHANGED = (
+    ": ignored namespace",
+    ": not running",
+    ": up to date",
+    ": not opted in (no InstrumentedApplication)",
+)
 log = logging.getLogger("hodegos.agent")
 
 
@@ -235,7 +242,8 @@ class NodeAgent:
                 try:
                     outcome = self.process(key)
                     if outcome:
-                        log.info("%s", outcome)
+                        # What changed at INFO; a resync's "nothing to do" for every pod at DEBUG.
+                        log.log(logging.DEBUG if outcome.endswith(UNCHANGED) else logging.INFO, "%s", outcome)
                 except Exception:  # one pod's failure must not stop the agent; the resync retries it
                     log.exception("reconciling %s failed", key)
                 finally:

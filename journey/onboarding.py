@@ -102,6 +102,28 @@ def run(url: str, screenshots: Path | None = None, progress: Progress | None = N
         raise DemoError(f"the onboarding in the browser failed at {url}: {exc}") from exc
 
 
+def capture(url: str, shots: Path, pages: tuple[tuple[str, str], ...]) -> list[Path]:
+    """Screenshots of UI pages (``(name, path)``) once data flows, e.g. the overview for the README."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    shots.mkdir(parents=True, exist_ok=True)
+    saved = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            for name, path in pages:
+                page.goto(url + path)
+                page.wait_for_load_state("networkidle")
+                saved.append(shots / f"{name}.png")
+                page.screenshot(path=str(saved[-1]), full_page=True)
+            browser.close()
+    except PlaywrightError as exc:
+        raise DemoError(f"taking screenshots of the UI at {url} failed: {exc}") from exc
+    return saved
+
+
 def _fill(page: Page, form: DestinationForm) -> None:
     page.get_by_label("Search destinations").fill(form.link.split()[0])
     page.get_by_role("link", name=form.link, exact=True).click()

@@ -287,6 +287,13 @@ def run(options: Options, say: Progress) -> tuple[Timings, Seen]:
     say(f"    trace {trace.trace_id}: {len(trace.spans)} spans across {', '.join(trace.services)}")
     say(f"    {timings.first_trace_after_install:.0f} s after `hodegos install` started")
     time.sleep(5)  # a few more exports, so metrics and logs have arrived too
+    if options.screenshots:
+        from journey import onboarding
+
+        with forward(api, service_target(api, constants.NAMESPACE, "hodegos-ui", "http")) as port:
+            pages = (("flowing-overview", "/overview"), ("flowing-sources", "/sources"))
+            for path in onboarding.capture(f"http://127.0.0.1:{port}", options.screenshots, pages):
+                say(f"    screenshot {path}")
     seen = look(api)
     say("==> what arrived")
     for line in report(seen):

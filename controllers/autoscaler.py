@@ -17,7 +17,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from api import constants
+import pipelines
+from api import constants, telemetry
 from controllers import collectors, conditions, diffing, optin, rendering, scheduling
 from controllers.context import Context
 from controllers.rollouts import wants_injection
@@ -99,7 +100,7 @@ def reconcile(ctx: Context) -> float | None:
             rendered = rendering.render_node(
                 destinations,
                 collectors.gateway_endpoint(ctx.namespace),
-                _log_namespaces(records, ctx),
+                _log_sources(records, ctx),
                 actions=actions,
                 gateway_pods=pods,
                 resources=resources,
@@ -146,16 +147,24 @@ def reconcile(ctx: Context) -> float | None:
     return None
 
 
-def _log_namespaces(records: list[dict[str, Any]], ctx: Context) -> list[str]:
-    """Namespaces of instrumented workloads, whose pod logs the node collector reads."""
-    return sorted(
-        {
-            r["metadata"]["namespace"]
-            for r in records
-            if wants_injection(r, ctx.config)
-            and r["metadata"]["namespace"] not in ctx.config.ignored_namespaces
-        }
-    )
+def _log_sources(records: list[dict[str, Any]], ctx: Context) -> list[pipelines.LogSource]:
+    """The instrumented workloads whose pod logs the node collector reads, each with its service name."""
+    sources = []
+    for r in records:
+        namespace = r["metadata"]["namespace"]
+        if not wants_injection(r, ctx.config) or namespace in ctx.config.ignored_namespaces:
+            continue
+        spec = r.get("spec") or {}
+        workload = spec.get("workload") or {}
+        name = str(workload.get("name") or "")
+        if not name:
+            continue
+        service = telemetry.service_name(
+            pod_annotations=None, record_service_name=spec.get("serviceName"),
+            workload_kind=str(workload.get("kind") or ""), workload_name=name, pod_name="",
+        )  # fmt: skip
+        sources.append(pipelines.LogSource(namespace, f"{name}-", service))
+    return sorted(sources, key=lambda s: (s.namespace, s.pod_prefix))
 
 
 def _group_status(

@@ -103,7 +103,7 @@ def render_gateway(
 def render_node(
     destinations: Iterable[Mapping[str, Any]],
     gateway_endpoint: str,
-    log_namespaces: Iterable[str] = (),
+    log_sources: Iterable[pipelines.LogSource | str] = (),
     *,
     actions: Iterable[Mapping[str, Any]] = (),
     gateway_pods: Iterable[str] = (),
@@ -115,7 +115,13 @@ def render_node(
     options = pipelines.NodeOptions(
         gateway_endpoint=gateway_endpoint,
         kubernetes=kubernetes,
-        log_sources=tuple(pipelines.LogSource(ns) for ns in sorted(set(log_namespaces))),
+        # A namespace alone: every pod of it, with no service.name added.
+        log_sources=tuple(
+            sorted(
+                {pipelines.LogSource(s) if isinstance(s, str) else s for s in log_sources},
+                key=lambda s: (s.namespace, s.pod_prefix),
+            )
+        ),
         gateway_pods=tuple(gateway_pods),
         sizing=pipelines.sizing(resources) if resources else None,
     )

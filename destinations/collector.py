@@ -50,8 +50,22 @@ def components(binary: Path | None = None) -> dict[str, list[str]]:
 SIGV4 = component_names.name("extensions", "sigv4auth")
 
 
+def _here(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with each ``hostmetrics`` ``root_path`` this machine lacks (the node collector's
+    ``/hostfs`` mount exists only in its pod) pointed at ``/``: validation checks the config, not the host."""
+    receivers = config.get("receivers") or {}
+    moved = {
+        key: {**rec, "root_path": "/"}
+        for key, rec in receivers.items()
+        if key.split("/")[0] == "hostmetrics" and isinstance(rec, dict)
+        and rec.get("root_path") and not os.path.isdir(str(rec["root_path"]))
+    }  # fmt: skip
+    return {**config, "receivers": {**receivers, **moved}} if moved else config
+
+
 def _offline(config: dict[str, Any]) -> dict[str, Any]:
     """``config`` without what only a network call can check (``sigv4auth``'s ``assume_role``)."""
+    config = _here(config)
     extensions = config.get("extensions") or {}
     signers = [key for key, ext in extensions.items() if key.split("/")[0] == SIGV4 and ext]
     if not any("assume_role" in extensions[key] for key in signers):
@@ -73,11 +87,13 @@ def validate(
     :func:`_offline_prefix`), the AWS metadata service is switched off, STS points at a closed loopback
     port, placeholder keys stand in when the caller's environment has none, and ``assume_role`` is taken
     out of the copy that is validated. So the config is checked and the credentials are not; the gateway
-    gets its own at run time.
+    gets its own at run time. Likewise a ``hostmetrics`` root path only the collector's pod has is
+    validated as ``/``.
     """
     exe = binary or collector_path()
     if isinstance(config, str):
-        text = json.dumps(_offline(yaml.safe_load(config))) if "assume_role" in config else config
+        needs_copy = "assume_role" in config or "root_path" in config
+        text = json.dumps(_offline(yaml.safe_load(config))) if needs_copy else config
     else:
         text = json.dumps(_offline(config))
     run_env = {

@@ -10,6 +10,7 @@ sampling is on, traces instead take one pipeline per gateway pod (:mod:`pipeline
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -39,6 +40,9 @@ class LogSource:
 
     namespace: str
     pod_prefix: str = ""  # pods whose name starts with this ("" = every pod of the namespace)
+    # The workload's service.name (api/telemetry.py's rule): the agents set it on traces and metrics; pod
+    # logs read from files carry only what the path says, so the node collector adds it to their resource.
+    service_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,9 @@ def _k8sattributes(
 
 def _filelog(options: NodeOptions) -> dict[str, Any]:
     root = options.pod_log_root.rstrip("/")
-    include = [f"{root}/{src.namespace}_{src.pod_prefix}*/*/*.log" for src in options.log_sources]
+    include = list(
+        dict.fromkeys(f"{root}/{src.namespace}_{src.pod_prefix}*/*/*.log" for src in options.log_sources)
+    )
     return {
         "include": include,
         "exclude": [f"{root}/{constants.NAMESPACE}_*/*/*.log"],
@@ -120,8 +126,28 @@ def _filelog(options: NodeOptions) -> dict[str, Any]:
         "include_file_name": False,
         # parses the CRI/docker line format and sets k8s.namespace.name, k8s.pod.name, k8s.pod.uid,
         # k8s.container.name from the path, so k8sattributes can associate the records with their pod
-        "operators": [{"type": "container", "id": "container-parser"}],
+        "operators": [{"type": "container", "id": "container-parser"}, *_service_names(options.log_sources)],
     }
+
+
+def _service_names(sources: tuple[LogSource, ...]) -> list[dict[str, Any]]:
+    """``add`` operators setting ``service.name`` on the records of each named source's pods; the longest
+    prefix first, so a workload ``web-api`` is not named after a workload ``web``."""
+    named = sorted((s for s in sources if s.service_name), key=lambda s: -len(s.pod_prefix))
+    return [
+        {
+            "type": "add",
+            "id": f"service-name-{index}",
+            "field": f'resource["{constants.ATTR_SERVICE_NAME}"]',
+            "value": source.service_name,
+            "if": (
+                f'resource["{constants.ATTR_SERVICE_NAME}"] == nil'
+                f' and resource["k8s.namespace.name"] == {json.dumps(source.namespace)}'
+                f' and resource["k8s.pod.name"] startsWith {json.dumps(source.pod_prefix)}'
+            ),
+        }
+        for index, source in enumerate(named)
+    ]
 
 
 def _hostmetrics(options: NodeOptions) -> dict[str, Any]:

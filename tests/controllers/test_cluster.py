@@ -362,7 +362,8 @@ def test_collectors_follow_destinations_and_secrets(manager: Manager, admin: Api
         cm = admin.get(CONFIGMAPS, constants.NAMESPACE, constants.GATEWAY_NAME) or {}
         config = yaml.safe_load(cm["data"]["config.yaml"])
         assert "otlp_grpc/backend" in config["exporters"]
-        assert config["service"]["pipelines"]["traces/backend"]["processors"][0] == "memory_limiter"
+        assert config["service"]["pipelines"]["traces/in"]["processors"][0] == "memory_limiter"
+        assert config["service"]["pipelines"]["traces/backend"]["exporters"] == ["otlp_grpc/backend"]
         env = (admin.get(DEPLOYMENTS, constants.NAMESPACE, constants.GATEWAY_NAME) or {})["spec"]["template"][
             "spec"
         ]["containers"][0]["env"]

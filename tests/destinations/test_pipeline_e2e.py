@@ -127,7 +127,10 @@ def test_sdk_to_node_to_gateway_to_destination(otelcol: Path, tmp_path: Path) ->
                 listen=node_listen,
                 gateway_endpoint=f"127.0.0.1:{gw_listen.otlp_grpc_port}",
                 kubernetes="passthrough",
-                log_sources=(LogSource("shop", "checkout-"),),
+                log_sources=(
+                    LogSource("shop", "checkout-", "checkout"),
+                    LogSource("shop", "checkout-v2-", "v2"),
+                ),
                 pod_log_root=str(pod_logs),
                 host_root=None,
                 span_metrics_flush="1s",
@@ -185,8 +188,10 @@ def test_sdk_to_node_to_gateway_to_destination(otelcol: Path, tmp_path: Path) ->
             file_logs = wait_for(
                 recorder,
                 "/v1/logs",
-                lambda a: a.get("k8s.pod.name") == POD["k8s.pod.name"] and "service.name" not in a,
+                lambda a: a.get("k8s.pod.name") == POD["k8s.pod.name"] and "k8s.deployment.name" not in a,
             )
+            # the workload's service name, as its agent names its traces (the longer prefix did not match)
+            assert file_logs[0]["service.name"] == "checkout"
             assert file_logs[0]["k8s.namespace.name"] == "shop"
             assert file_logs[0]["k8s.container.name"] == "app"
             assert all(r.headers.get("Authorization") == expected_auth for r in recorder.received)

@@ -19,6 +19,7 @@ changes. Returns a delay after which the key should be looked at again, or ``Non
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from api import constants
@@ -94,6 +95,8 @@ def reconcile(ctx: Context, kind: str, namespace: str, name: str) -> float | Non
     if plan.action == "rollout":
         if not rollouts.admit([name], in_flight(ctx), config.rollout.max_concurrent):
             return WAIT_RETRY
+        if plan.target != "clean" and not _record_is_current(ctx, record):
+            return WAIT_RETRY
         patched = ctx.api.apply(BY_KIND[kind], rollouts.restart_patch(workload, plan.target, now))
         ctx.cache(kind).remember(patched)
         ctx.emit(workload, "RolloutTriggered", f"rolling out to {plan.target}: {plan.message}", "Rollout")
@@ -101,6 +104,26 @@ def reconcile(ctx: Context, kind: str, namespace: str, name: str) -> float | Non
     if plan.action == "wait":
         return WAIT_RETRY
     return None
+
+
+def _record_is_current(ctx: Context, record: Mapping[str, Any] | None) -> bool:
+    """Restarting pods to inject them is decided on the server's record, not only the cache's: right after
+    an opt-out and an opt-in, a late watch event can bring a deleted record (with its detected languages)
+    back into the cache, and a rollout then would restart pods the webhook leaves alone (the new record has
+    no languages yet) and put the real rollout behind the cooldown."""
+    if record is None:
+        return False
+    meta = record.get("metadata") or {}
+    namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+    fresh = ctx.api.get(RECORDS, namespace, name)
+    records = ctx.cache("InstrumentedApplication")
+    if fresh is None:
+        records.forget(namespace, name)
+        return False
+    if (fresh.get("metadata") or {}).get("uid") != meta.get("uid"):
+        records.remember(fresh)
+        return False
+    return True
 
 
 def _rollout_condition(plan: rollouts.Decision, generation: int | None) -> dict[str, Any]:

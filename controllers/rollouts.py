@@ -213,7 +213,10 @@ def plan(
         return Decision("none", target, "NextRun", "the next CronJob run creates pods with the new setting")
     if not config.rollout.automatic:
         return Decision("blocked", target, "AutomaticRolloutDisabled", "automatic rollouts are disabled")
-    if is_rolling(workload):
+    when, last_target = last_rollout(workload)
+    # Our own rollout to inject that is still going (its new pods may never become Ready: a crash loop the
+    # rollback just caught) is superseded by a rollout to clean at once; any other rollout is waited for.
+    if is_rolling(workload) and not (target == "clean" and last_target == "inject"):
         return Decision("wait", target, "RolloutInProgress", "the workload is still rolling out")
     if target == "inject" and not webhook_healthy:
         return Decision(
@@ -228,7 +231,6 @@ def plan(
                 "UninstrumentedPodsFailing",
                 f"pods already fail without instrumentation ({failing[0][1]}); not rolling out",
             )
-    when, last_target = last_rollout(workload)
     if when is not None and last_target == target and now - when < cooldown:
         # Our last rollout already aimed at this target and finished, yet pods still miss it: they came up
         # while the webhook was down (fail-open), or the webhook skipped them. Retry, but not in a loop.

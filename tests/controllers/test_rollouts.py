@@ -232,3 +232,28 @@ def test_an_ignored_sidecar_beside_an_app_still_rolls_for_the_app() -> None:
     assert (decision.action, decision.target) == ("rollout", "inject")
     verdicts = {v.container: v.action for v in rollouts.injection(rec, CONFIG, w)}
     assert verdicts == {"app": "inject", "istio-proxy": "skip"}
+
+
+def test_a_rollback_supersedes_our_own_inject_rollout_that_is_stuck() -> None:
+    """A crash-looping rollout to inject never completes: the rollback's rollout to clean does not wait."""
+    stuck_inject = workload(
+        template_annotations={
+            constants.ANNOTATION_RESTARTED_AT: "2026-01-01T00:00:00Z",
+            constants.ANNOTATION_ROLLOUT_TARGET: "inject",
+        },
+        status={"observedGeneration": 1, "replicas": 3, "updatedReplicas": 1},
+    )
+    crashing = pod("b", injected="1")
+    decision = plan(stuck_inject, [pod("a"), crashing], record(rollback={"reason": "OOMKilled"}))
+    assert (decision.action, decision.target) == ("rollout", "clean")
+    # Someone else's rollout (no target of ours) is still waited for, as is our own to clean.
+    other = workload(status={"observedGeneration": 1, "replicas": 3, "updatedReplicas": 1})
+    assert plan(other, [crashing], record(rollback={"reason": "OOMKilled"})).reason == "RolloutInProgress"
+    own_clean = workload(
+        template_annotations={
+            constants.ANNOTATION_RESTARTED_AT: "2026-01-01T00:00:00Z",
+            constants.ANNOTATION_ROLLOUT_TARGET: "clean",
+        },
+        status={"observedGeneration": 1, "replicas": 3, "updatedReplicas": 1},
+    )
+    assert plan(own_clean, [crashing], record(rollback={"reason": "OOMKilled"})).reason == "RolloutInProgress"

@@ -19,7 +19,14 @@ from kube import Api
 from kube import resources as res
 from tests.journey.conftest import Demo
 
-pytestmark = [pytest.mark.cluster, pytest.mark.agents, pytest.mark.bpf, pytest.mark.collector]
+# The first test also pays for the fixture: the whole demo, from cluster up to the first trace.
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.agents,
+    pytest.mark.bpf,
+    pytest.mark.collector,
+    pytest.mark.timeout(1800),
+]
 T = TypeVar("T")
 SHOP = backend.SHOP_NAMESPACE
 
@@ -83,7 +90,9 @@ def test_request_runtime_and_host_metrics_arrive_at_the_sink(demo: Demo) -> None
             any(n.startswith(prefix) for n in seen.get(service, []))
             for service, prefix in RUNTIME_METRICS.items()
         )
-        return seen if ok and any(n.startswith("system.") for names in seen.values() for n in names) else None
+        host = any(n.startswith("system.") for names in seen.values() for n in names)
+        assert ok and host, {k: sorted({n.split(".")[0] + "." for n in v}) for k, v in seen.items()}
+        return seen
 
     seen = eventually("runtime metrics of every agent and host metrics", complete, timeout=120)
     # Request metrics: derived from spans on the node (the OTLP destination does not derive them itself).
@@ -163,12 +172,23 @@ def _settled(api: Api, namespace: str, name: str, instrumented: bool) -> list[di
     return pods if done else None
 
 
-def _deployment(namespace: str, name: str, image: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+def _deployment(
+    namespace: str,
+    name: str,
+    image: str,
+    env: dict[str, str] | None = None,
+    memory: str | None = None,
+    command: list[str] | None = None,
+) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": "app", "image": image, "imagePullPolicy": "Never",
         "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
         "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 2},
     }  # fmt: skip
+    if memory:
+        container["resources"] = {"requests": {"memory": memory}, "limits": {"memory": memory}}
+    if command:
+        container["command"] = command
     return {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
         "spec": {
@@ -226,14 +246,16 @@ def _record(api: Api, namespace: str, name: str) -> dict[str, Any] | None:
     return api.get(res.RECORDS, namespace, f"deployment-{name}")
 
 
-def test_a_crash_looping_instrumented_java_app_is_rolled_back_then_recovered_by_annotation(
+def test_an_instrumented_java_app_that_crash_loops_is_rolled_back_then_recovered_by_annotation(
     demo: Demo,
 ) -> None:
     api, namespace, name = demo.api, "e2e-rollback", "ledger"
     _namespace(api, namespace)
-    # Fine on its own; the Java agent refuses the exporter it names and the JVM exits at start-up.
+    # Fine on its own (the JVM peaks near 45 MiB with -Xmx48m); with the Java agent loaded it needs about
+    # 180 MiB, so instrumented pods are OOM-killed at start-up, again and again: a crash loop.
+    java = ["java", "-Xmx48m", "-cp", "/app/classes", "Pricing"]
     body = _deployment(
-        namespace, name, "hodegos-demo/pricing:1", {"OTEL_TRACES_EXPORTER": "no-such-exporter"}
+        namespace, name, "hodegos-demo/pricing:1", {"PORT": "8080"}, memory="112Mi", command=java
     )
     _user(api).apply(res.DEPLOYMENTS, body)
 
@@ -251,8 +273,10 @@ def test_a_crash_looping_instrumented_java_app_is_rolled_back_then_recovered_by_
     events, _ = api.list(res.EVENTS, namespace)
     assert any(e.get("reason") == "RolledBack" and e.get("type") == "Warning" for e in events)
 
-    # The user fixes the option and asks for instrumentation again.
-    fixed = _deployment(namespace, name, "hodegos-demo/pricing:1")
+    # The user gives it room for the agent and asks for instrumentation again.
+    fixed = _deployment(
+        namespace, name, "hodegos-demo/pricing:1", {"PORT": "8080"}, memory="400Mi", command=java
+    )
     fixed["metadata"]["annotations"] = {constants.ANNOTATION_RECOVER: "true"}
     _user(api).apply(res.DEPLOYMENTS, fixed)
     eventually("ledger instrumented again after recovery", lambda: _settled(api, namespace, name, True), 300)
@@ -282,7 +306,11 @@ def test_hodegos_ui_port_forwards_to_the_in_cluster_ui(demo: Demo) -> None:
     )  # fmt: skip
     try:
         assert proc.stderr is not None
-        line = proc.stderr.readline()
+        line = ""
+        while "Ctrl-C" not in line:  # the message may be wrapped over lines
+            more = proc.stderr.readline()
+            assert more, f"hodegos ui exited: {line}"
+            line += more.replace("\n", "")
         assert (
             f"http://127.0.0.1:{port}" in line and "forwarding to pod hodegos-system/hodegos-ui-" in line
         ), line

@@ -4,7 +4,8 @@ One cluster of its own (``<base>-e2e`` on ``$HODEGOS_TEST_CLUSTER_PORT`` + 120, 
 journey exactly as ``make demo`` does (:func:`journey.run.run`): Hodegos's images built and loaded, ``hodegos
 install`` of the chart, the backend (Jaeger, the sink), the shop, the onboarding in Chromium, the first
 complete trace. The scenarios in this folder then act on the installed product as a user would; the last one
-uninstalls it. The cluster is torn down at the end of the session.
+uninstalls it. The cluster is torn down after the module, before other areas bring up clusters of their
+own.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _say(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo() -> Iterator[Demo]:
     require_real_nodes()
     require(tools.HELM.path("helm").is_file(), "helm is not built: run make setup")

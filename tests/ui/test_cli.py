@@ -49,7 +49,7 @@ def test_hodegos_ui_serves_on_loopback_read_only(served_cli: str) -> None:
     assert httpx.post(f"{served_cli}/settings", data={"f.mode": "opt-out"}).status_code == 403
 
 
-def test_hodegos_ui_says_what_the_in_cluster_ui_needs(
+def test_hodegos_ui_says_why_it_cannot_port_forward_and_what_to_do_instead(
     kubeconfig: Path, admin_api: Api, system_namespace: str
 ) -> None:
     service = {"metadata": {"name": "hodegos-ui"}, "spec": {"ports": [{"port": constants.UI_PORT}]}}
@@ -63,4 +63,6 @@ def test_hodegos_ui_says_what_the_in_cluster_ui_needs(
         admin_api.delete(SERVICES, system_namespace, "hodegos-ui")
     assert result.returncode == 1
     text = " ".join(result.stderr.split())  # the console wraps long lines
-    assert "hodegos ui --local" in text and "in-cluster install" in text
+    # A Service with no pod behind it (and no port named http): nothing to forward to, said as such.
+    assert "cannot port-forward to the in-cluster UI" in text and "has no port http" in text
+    assert "hodegos ui --local" in text

@@ -71,10 +71,15 @@ def main() -> int:
     parser.add_argument("--rates", default="5,10,20,40")
     parser.add_argument("--step", type=float, default=60.0)
     parser.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
+    parser.add_argument(
+        "--screenshots", type=Path, help="save the UI's screenshots (onboarding, data flowing)"
+    )
     args = parser.parse_args()
 
     fresh_install(args.cluster)
-    timings, _seen = run.run(run.Options(cluster=args.cluster, port=args.port), say)
+    timings, _seen = run.run(
+        run.Options(cluster=args.cluster, port=args.port, screenshots=args.screenshots), say
+    )
     api = lifecycle.admin_api(Layout.for_name(args.cluster))
     rows = []
     try:

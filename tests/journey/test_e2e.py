@@ -329,8 +329,9 @@ def test_hodegos_ui_port_forwards_to_the_in_cluster_ui(demo: Demo) -> None:
 
 def test_the_gateway_scales_out_under_load_and_back_in_after_calm_with_no_span_lost(demo: Demo) -> None:
     api = demo.api
-    # A small CPU request so the shop's load on this 2-core machine is well over the HPA's 75 % target.
-    tuned = {"maxReplicas": 3, "cpuRequestMillis": 10, "scaleDownWindowSeconds": 30}
+    # A small CPU request, so the shop's load on this 2-core machine is over the HPA's 75 % target, yet an
+    # idle gateway (4-5m) is well under it: two pods at 10m would stay two (ceil(2 x 0.45/0.75) = 2).
+    tuned = {"maxReplicas": 3, "cpuRequestMillis": 15, "scaleDownWindowSeconds": 30}
     group = {"spec": {"resources": tuned}}
     api.merge_patch(res.GROUPS, constants.NAMESPACE, constants.GATEWAY_NAME, group)
     try:
@@ -347,7 +348,7 @@ def test_the_gateway_scales_out_under_load_and_back_in_after_calm_with_no_span_l
         time.sleep(15)
         received_before, sent_before = traffic.spans_received(api), traffic.spans_sent(api)
 
-        traffic.set_load(api, 1, 40)
+        traffic.set_load(api, 2, 40)
         started = time.monotonic()
         eventually("the gateway scaled out", lambda: traffic.gateway_size(api)[1] >= 2, timeout=420, every=5)
         out_after = time.monotonic() - started

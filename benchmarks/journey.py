@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from journey import run, traffic  # noqa: E402
+from kube import Api  # noqa: E402
 from localcluster import lifecycle  # noqa: E402
 from localcluster.layout import Layout  # noqa: E402
 
@@ -55,10 +56,7 @@ def fresh_install(cluster: str) -> None:
         )  # fmt: skip
 
 
-def quiet_counts(api: object, settle: float) -> tuple[int, int]:
-    from kube import Api
-
-    assert isinstance(api, Api)
+def quiet_counts(api: Api, settle: float) -> tuple[int, int]:
     traffic.set_load(api, 0, 1)
     time.sleep(settle)
     return traffic.spans_sent(api), traffic.spans_received(api)

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from api import constants
 from cli.main import app
 from controllers.rollouts import is_instrumented
-from journey import backend, summary, traffic
+from journey import backend, run, summary, traffic
 from kube import Api, ApiError
 from kube import resources as res
 from tests.journey.conftest import Demo
@@ -132,19 +132,13 @@ def test_the_records_show_language_version_and_libc_of_every_service(demo: Demo)
         "pricing": ("java", "17.", "glibc"),
         "inventory": ("go", "1.", None),
     }
-    runtimes = run_runtimes(demo.api)
+    runtimes = run.runtimes(demo.api)
     assert "loadgen" not in runtimes  # opted out by its pod template's annotation
     for workload, (language, version, libc) in expected.items():
         (container,) = runtimes[workload]
         assert container["language"] == language, (workload, container)
         assert str(container["runtimeVersion"]).startswith(version), (workload, container)
         assert container.get("libc") == libc, (workload, container)
-
-
-def run_runtimes(api: Api) -> dict[str, list[dict[str, Any]]]:
-    from journey import run
-
-    return run.runtimes(api)
 
 
 # -- opt-out and opt-in -------------------------------------------------------------------------------------

@@ -61,9 +61,14 @@ class WebhookHealth:
         with self._lock:
             if time.monotonic() - self._checked < self.ttl:
                 return self._value
-            self._value = self._check()
-            self._checked = time.monotonic()
-            return self._value
+        return self.fresh()
+
+    def fresh(self) -> bool:
+        """Ask now, whatever the cache holds (and keep the answer): for the moment before a rollout."""
+        value = self._check()
+        with self._lock:
+            self._value, self._checked = value, time.monotonic()
+        return value
 
     def _check(self) -> bool:
         try:
@@ -113,6 +118,12 @@ class Context:
     @property
     def config(self) -> HodegosConfig:
         return self.settings.current
+
+    def webhook_confirmed(self) -> bool:
+        """The webhook's health asked now, not the few-seconds-old cached answer: a rollout to inject
+        started just after the webhook went down would only make pods it never sees (and a retry later)."""
+        check = self.webhook_healthy
+        return check.fresh() if isinstance(check, WebhookHealth) else check()
 
     def cache(self, kind: str) -> Informer:
         return self.caches[kind]

@@ -95,7 +95,7 @@ def reconcile(ctx: Context, kind: str, namespace: str, name: str) -> float | Non
     if plan.action == "rollout":
         if not rollouts.admit([name], in_flight(ctx), config.rollout.max_concurrent):
             return WAIT_RETRY
-        if plan.target != "clean" and not _record_is_current(ctx, record):
+        if plan.target != "clean" and not (_record_is_current(ctx, record) and ctx.webhook_confirmed()):
             return WAIT_RETRY
         patched = ctx.api.apply(BY_KIND[kind], rollouts.restart_patch(workload, plan.target, now))
         ctx.cache(kind).remember(patched)

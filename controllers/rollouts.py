@@ -297,7 +297,9 @@ def rollback_needed(
     window = timedelta(seconds=config.rollback.stability_window_seconds)
     when, _ = last_rollout(workload)
     for pod in pods:
-        if not is_instrumented(pod):
+        # A pod being deleted belongs to a replaced revision (or a scale-down): its old failure says nothing
+        # about the pods to come, and counting it right after a recovery would roll back again at once.
+        if not is_instrumented(pod) or (pod.get("metadata") or {}).get("deletionTimestamp"):
             continue
         found = failure(pod)
         if not found:

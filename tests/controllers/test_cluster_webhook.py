@@ -27,6 +27,13 @@ def _pods(admin: Api, ns: str, app: str) -> list[dict[str, Any]]:
     return [p for p in items if not p["metadata"].get("deletionTimestamp")]
 
 
+def _described(admin: Api, ns: str, app: str) -> list[tuple[Any, ...]]:
+    return [
+        (p["metadata"]["name"], p["metadata"].get("creationTimestamp"), rollouts.marker(p))
+        for p in _pods(admin, ns, app)
+    ]
+
+
 def _all(admin: Api, ns: str, app: str, count: int, injected: bool) -> bool:
     pods = _pods(admin, ns, app)
     return len(pods) == count and all(
@@ -85,22 +92,27 @@ def test_pods_created_while_the_webhook_was_down_are_rolled_once_it_is_back(
     assert webhook.stop() == "stopped"
     try:
         admin.merge_patch(DEPLOYMENTS, ns, "late", {"spec": {"replicas": 2}})  # fail-open: one pod uninjected
-        wait(
-            "a fail-open pod",
-            lambda: len([p for p in _pods(admin, ns, "late") if not rollouts.is_instrumented(p)]) == 1,
-            timeout=90,
-        )
-        wait("controllers see the webhook down", lambda: not controllers.ctx.webhook_healthy(), timeout=30)
+        # The controllers must not roll in the seconds their cached health still says "up": that rollout
+        # would replace the injected pod with another the webhook never sees.
+        try:
+            wait(
+                "a fail-open pod",
+                lambda: len([p for p in _pods(admin, ns, "late") if not rollouts.is_instrumented(p)]) == 1,
+                timeout=90,
+            )
+            wait(
+                "controllers see the webhook down", lambda: not controllers.ctx.webhook_healthy(), timeout=30
+            )
+            assert (
+                len(_pods(admin, ns, "late")) == 2
+                and sum(map(rollouts.is_instrumented, _pods(admin, ns, "late"))) == 1
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; pods={_described(admin, ns, 'late')}") from exc
     finally:
         webhook.start()
     try:
         wait("every pod injected again", lambda: _all(admin, ns, "late", 2, injected=True), timeout=180)
     except AssertionError as exc:
-        record = admin.get(RECORDS, ns, "deployment-late") or {}
-        pods = [
-            (p["metadata"]["name"], p["metadata"].get("creationTimestamp"), rollouts.marker(p))
-            for p in _pods(admin, ns, "late")
-        ]
-        raise AssertionError(
-            f"{exc}; conditions={record.get('status', {}).get('conditions')}; pods={pods}"
-        ) from exc
+        conditions = (admin.get(RECORDS, ns, "deployment-late") or {}).get("status", {}).get("conditions")
+        raise AssertionError(f"{exc}; conditions={conditions}; pods={_described(admin, ns, 'late')}") from exc

@@ -171,6 +171,10 @@ def test_rollback_within_window_only() -> None:
     assert rollouts.rollback_needed(w, [crashing], CONFIG, later + timedelta(minutes=5)) is None
     disabled = HodegosConfig.model_validate({"rollback": {"enabled": False}})
     assert rollouts.rollback_needed(w, [crashing], disabled, NOW) is None
+    # A crashing pod already being deleted (its revision replaced) is no reason for a rollback.
+    leaving = pod("a", injected="1", container_status=CRASH)
+    leaving["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert rollouts.rollback_needed(w, [leaving], CONFIG, NOW) is None
 
 
 def test_recover_annotation() -> None:

@@ -244,6 +244,29 @@ def _record(api: Api, namespace: str, name: str) -> dict[str, Any] | None:
     return api.get(res.RECORDS, namespace, f"deployment-{name}")
 
 
+def _diagnosis(api: Api, namespace: str, name: str) -> str:
+    """What a failed rollback scenario left: the record's status, each pod's state, the namespace's events."""
+    status = (_record(api, namespace, name) or {}).get("status") or {}
+    pods, _ = api.list(res.PODS, namespace, label_selector=f"app={name}")
+    lines = [f"record: rollback={status.get('rollback')} conditions={status.get('conditions')}"]
+    for pod in pods:
+        meta, pod_status = pod["metadata"], pod.get("status") or {}
+        states = [
+            (
+                c.get("name"),
+                c.get("restartCount"),
+                c.get("state"),
+                (c.get("lastState") or {}).get("terminated"),
+            )
+            for c in pod_status.get("containerStatuses") or []
+        ]
+        deleting = bool(meta.get("deletionTimestamp"))
+        lines.append(f"pod {meta['name']} instrumented={is_instrumented(pod)} deleting={deleting} {states}")
+    events, _ = api.list(res.EVENTS, namespace)
+    lines += [f"event {e.get('reason')}: {e.get('note') or e.get('message')}" for e in events[-30:]]
+    return "\n".join(lines)
+
+
 def test_an_instrumented_java_app_that_crash_loops_is_rolled_back_then_recovered_by_annotation(
     demo: Demo,
 ) -> None:
@@ -277,7 +300,12 @@ def test_an_instrumented_java_app_that_crash_loops_is_rolled_back_then_recovered
     )
     fixed["metadata"]["annotations"] = {constants.ANNOTATION_RECOVER: "true"}
     _user(api).apply(res.DEPLOYMENTS, fixed)
-    eventually("ledger instrumented again after recovery", lambda: _settled(api, namespace, name, True), 300)
+    try:
+        eventually(
+            "ledger instrumented again after recovery", lambda: _settled(api, namespace, name, True), 300
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{_diagnosis(api, namespace, name)}") from exc
     record = _record(api, namespace, name) or {}
     assert not (record.get("status") or {}).get("rollback")
     api.delete(res.NAMESPACES, None, namespace)

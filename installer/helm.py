@@ -39,9 +39,13 @@ class Helm:
         wait: bool = False,
         timeout: str = "5m",
         chart: Path = CHART,
+        force_conflicts: bool = False,
     ) -> str:
-        """Install or upgrade the release (the CRDs of ``chart/crds`` come with a first install)."""
+        """Install or upgrade the release (the CRDs of ``chart/crds`` come with a first install);
+        ``force_conflicts``: fields another field manager owns are taken over (server-side apply)."""
         args = ["upgrade", "--install", RELEASE, str(chart), "-n", namespace]
+        if force_conflicts:
+            args += ["--force-conflicts"]
         for item in sets:
             args += ["--set", item]
         for path in values_files:

@@ -1,14 +1,25 @@
-"""``hodegos install``: the namespace (with its Pod Security labels), then the chart."""
+"""``hodegos install``: the namespace (with its Pod Security labels), then the chart.
+
+An upgrade keeps the live configuration: ``hodegos-config`` is edited after the install (the UI's
+onboarding and settings, ``kubectl edit``), under the Hodegos field manager, so a plain ``helm upgrade``
+would either reset it to the chart's defaults or, with server-side apply, stop on the conflict. The live
+mapping goes to Helm as the lowest-priority values file: the user's own ``-f`` and ``--set`` still win.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from api import constants
+from api.config import CONFIG_KEY
 from installer.helm import Helm
 from kube import Api, ApiError
-from kube.resources import NAMESPACES
+from kube.resources import CONFIGMAPS, NAMESPACES
 
 Progress = Callable[[str], None]
 # The node agent and node collectors need the node (hostPID, hostPath, host ports), which only the
@@ -34,6 +45,18 @@ def ensure_namespace(api: Api, namespace: str) -> bool:
     return True
 
 
+def live_config(config_map: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The mapping in a ``hodegos-config`` ConfigMap, or ``None`` (missing, or not a YAML mapping)."""
+    text = ((config_map or {}).get("data") or {}).get(CONFIG_KEY)
+    if not text:
+        return None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return dict(loaded) if isinstance(loaded, dict) and loaded else None
+
+
 def install(
     api: Api,
     helm: Helm,
@@ -49,8 +72,19 @@ def install(
     say = progress or (lambda _m: None)
     if ensure_namespace(api, namespace):
         say(f"created namespace {namespace}")
+    live = live_config(api.get(CONFIGMAPS, namespace, constants.CONFIG_MAP))
     say(
         f"helm upgrade --install hodegos into {namespace}"
         + (" (waiting for every pod to be Ready)" if wait else "")
     )
-    return helm.install(namespace, sets=sets, values_files=values_files, wait=wait, timeout=timeout)
+    if live is None:
+        return helm.install(namespace, sets=sets, values_files=values_files, wait=wait, timeout=timeout)
+    say(f"keeping the live configuration in {constants.CONFIG_MAP} (your -f and --set still override it)")
+    with tempfile.TemporaryDirectory(prefix="hodegos-install-") as tmp:
+        kept = Path(tmp) / "live-config.yaml"
+        kept.write_text(yaml.safe_dump({"config": live}, sort_keys=False))
+        # The same settings, formatted by Helm: it takes the field over from the Hodegos field manager.
+        return helm.install(
+            namespace, sets=sets, values_files=[kept, *values_files], wait=wait, timeout=timeout,
+            force_conflicts=True,
+        )  # fmt: skip

@@ -28,6 +28,15 @@ STDLIB = Path("/usr/lib/python3.11")
 LOADER = Path("/lib64/ld-linux-x86-64.so.2")
 _SKIP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "__pycache__"}
 AGENT_USER = "65532:65532"
+GLIBC_BASE = (
+    "libc.so.6",
+    "libm.so.6",
+    "libpthread.so.0",
+    "libdl.so.2",
+    "librt.so.1",
+    "libutil.so.1",
+    "libgcc_s.so.1",
+)
 
 
 def _shared_libraries(binaries: Sequence[Path]) -> set[Path]:
@@ -56,16 +65,23 @@ def python_layer() -> list[images.Entry]:
         entries.append(entry)
         if entry.source is not None and entry.path.endswith(".so"):
             extensions.append(entry.source)
+    libraries: dict[str, Path] = {}
     for library in sorted(_shared_libraries([PYTHON, *extensions])):
         # Merged /usr: /lib is /usr/lib here; the image keeps one real copy under usr/lib.
         inside = library.as_posix().lstrip("/")
-        inside = inside if inside.startswith("usr/") else f"usr/{inside}"
-        entries.append(images.Entry(inside, 0o755, source=library.resolve()))
+        libraries[inside if inside.startswith("usr/") else f"usr/{inside}"] = library.resolve()
+    # What every glibc base image has, and binary wheels (manylinux) may link against: the agent's psutil
+    # needs libpthread.so.0, which CPython itself no longer names.
+    base = LOADER.resolve().parent
+    for name in GLIBC_BASE:
+        if (base / name).is_file():
+            libraries.setdefault(f"usr/{base.relative_to('/usr')}/{name}", (base / name).resolve())
+    entries += [images.Entry(inside, 0o755, source=source) for inside, source in sorted(libraries.items())]
     return entries
 
 
 def _digest(parts: Sequence[object]) -> str:
-    h = hashlib.sha256(b"localimages-2")
+    h = hashlib.sha256(b"localimages-3")  # bumped when a layer's make-up changes
     for part in parts:
         if isinstance(part, Path) and part.is_dir():
             for path in sorted(p for p in part.rglob("*") if p.is_file()):

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
+from installer.errors import HelmError
 from installer.helm import Helm
 from kube import Api, ApiError
 from kube.api import Api as KubeApi
@@ -94,6 +96,39 @@ def test_an_upgrade_rolls_only_what_changed(
     assert {k: v for k, v in after.items() if k != "hodegos-ui"} == {
         k: v for k, v in before.items() if k != "hodegos-ui"
     }
+
+
+def test_an_upgrade_keeps_the_configuration_edited_live(
+    installed: str, admin_api: Api, kube_cluster: KubeCluster
+) -> None:
+    from api.config import CONFIG_KEY
+    from installer import install as installing
+    from kube.resources import CONFIGMAPS
+
+    def config() -> dict[str, Any]:
+        found = installing.live_config(admin_api.get(CONFIGMAPS, installed, "hodegos-config"))
+        assert found is not None
+        return found
+
+    # As the UI's settings page writes it: its own formatting, under the Hodegos field manager.
+    edited = {**config(), "mode": "opt-out", "ignoredContainers": ["sidecar"]}
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "hodegos-config", "namespace": installed},
+        "data": {CONFIG_KEY: yaml.safe_dump(edited, sort_keys=False, indent=4)},
+    }
+    admin_api.apply(CONFIGMAPS, body)
+    helm = Helm(tools.HELM.path("helm"), kube_cluster.kubeconfig)
+    # A plain Helm upgrade stops on the field the UI owns; `hodegos install` keeps the edit and lets an
+    # explicit --set win.
+    with pytest.raises(HelmError, match="conflict"):
+        helm.install(installed, sets=["config.rollout.maxConcurrent=7"], timeout="3m")
+    installing.install(admin_api, helm, installed, sets=["config.rollout.maxConcurrent=7"], timeout="3m")
+    after = config()
+    assert after["mode"] == "opt-out" and after["ignoredContainers"] == ["sidecar"]
+    assert after["rollout"]["maxConcurrent"] == 7
+    assert installed in after["ignoredNamespaces"]
 
 
 def _as(admin_api: Api, kube_cluster: KubeCluster, namespace: str, account: str) -> Api:

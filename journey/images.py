@@ -153,7 +153,7 @@ def _inputs(name: str) -> list[object]:
     app = DEMO_DIR / name
     common: list[object] = [ref(name), node_tools.BUSYBOX, Path(__file__)]
     if name in ("catalog", "loadgen", "sink"):
-        common += [localimages.PYTHON, localimages.STDLIB]
+        common += [localimages.PYTHON, localimages.STDLIB, Path(localimages.__file__)]  # the layer's make-up
     if name == "frontend":
         common += [runtimes.NODE]
     if name == "pricing":

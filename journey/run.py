@@ -213,10 +213,10 @@ def run(options: Options, say: Progress) -> tuple[Timings, Seen]:
     from installer.helm import Helm
     from journey import restarts
     from kube.portforward import forward, service_target
-    from localcluster import fleet, lifecycle
+    from localcluster import lifecycle
     from localcluster.layout import Layout
     from toolchain import cluster as tools
-    from toolchain import images, productimages
+    from toolchain import productimages
 
     timings = Timings()
     todo = estimate.message(estimate.pieces())
@@ -236,20 +236,18 @@ def run(options: Options, say: Progress) -> tuple[Timings, Seen]:
     )(up)
     api = lifecycle.admin_api(Layout.for_name(options.cluster))
 
-    fresh: list[str] = []  # references whose bytes this load changed: their running pods are restarted
+    loaded: list[Path] = []  # the archives of this run: pods running older builds of them are restarted
 
     def load() -> None:
         archives = [b.archive for b in productimages.build(progress=lambda m: say(f"    {m}"))]
         archives += list(productimages.agent_archives().values())
         archives += demo_archives(say)
-        before = fleet.loaded(Layout.for_name(options.cluster))
         lifecycle.load(options.cluster, archives, progress=lambda m: say(f"    {m}"))
-        for archive in restarts.new_archives(before, archives):
-            fresh.extend(images.read_refs(archive))
+        loaded.extend(archives)
 
     def restart(namespaces: list[str]) -> None:
-        for kind, namespace, name in restarts.restart(api, fresh, namespaces):
-            say(f"    restarting {kind} {namespace}/{name}: its image was rebuilt")
+        for kind, namespace, name in restarts.restart(api, loaded, namespaces):
+            say(f"    restarting {kind} {namespace}/{name}: its pods run an older build of their images")
 
     step(
         timings, "images: Hodegos, the language agents, the shop and the backend (OCI archives, loaded)", say

@@ -207,6 +207,22 @@ def _kubectl() -> Path:
     return tools.KUBERNETES.path("kubectl")
 
 
+def _rolled_out(api: Api, namespace: str) -> bool:
+    """Every Deployment of ``namespace`` has as many updated, available pods as it wants, and no others."""
+    deployments, _ = api.list(res.DEPLOYMENTS, namespace)
+    for deployment in deployments:
+        want = int((deployment.get("spec") or {}).get("replicas", 1))
+        status = deployment.get("status") or {}
+        counts = (
+            status.get("replicas", 0),
+            status.get("updatedReplicas", 0),
+            status.get("availableReplicas", 0),
+        )
+        if counts != (want, want, want):
+            return False
+    return True
+
+
 def run(options: Options, say: Progress) -> tuple[Timings, Seen]:
     """The whole journey; raises :class:`DemoError` (or a cluster/install error) saying what failed."""
     from installer import install as installing
@@ -288,6 +304,12 @@ def run(options: Options, say: Progress) -> tuple[Timings, Seen]:
     if options.screenshots:
         from journey import onboarding
 
+        # Pictures of the shop flowing, not of its rollouts: wait for every shop Deployment to settle, then
+        # for the rates on the overview to cover a few seconds of steady traffic.
+        deadline = time.monotonic() + 180
+        while not _rolled_out(api, backend.SHOP_NAMESPACE) and time.monotonic() < deadline:
+            time.sleep(2)
+        time.sleep(15)
         with forward(api, service_target(api, constants.NAMESPACE, "hodegos-ui", "http")) as port:
             pages = (("flowing-overview", "/overview"), ("flowing-sources", "/sources"))
             for path in onboarding.capture(f"http://127.0.0.1:{port}", options.screenshots, pages):

@@ -16,10 +16,15 @@ help:
 	@echo "make demo-down - stop the demo cluster"
 	@echo "make fmt    - fix formatting and lint findings that can be fixed automatically"
 
-$(BIN)/.installed: pyproject.toml
+# Hodegos's runtime dependencies at the versions its images pin (the lock `hodegos images lock` writes), so
+# the tests run what the images ship; a fresh machine would otherwise get each package's newest release.
+LOCK := toolchain/recipes/hodegos/requirements.txt
+
+$(BIN)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' $(LOCK) > $(VENV)/constraints.txt
+	$(BIN)/pip install --quiet -c $(VENV)/constraints.txt -e '.[test]'
 	touch $@
 
 venv: $(BIN)/.installed

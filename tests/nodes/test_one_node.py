@@ -220,7 +220,12 @@ spec:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=3) as conn:
                     conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
-                    return conn.recv(4096).decode()
+                    # Read to the end (HTTP/1.0 closes): headers and body may come as separate frames
+                    # through the port-forward, and one recv() returned only the headers once.
+                    chunks = []
+                    while chunk := conn.recv(4096):
+                        chunks.append(chunk)
+                    return b"".join(chunks).decode()
             except OSError:
                 return ""
 

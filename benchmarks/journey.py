@@ -6,9 +6,10 @@ each Hodegos component at each load.
    there it is uninstalled first (``--purge``), so the install is a fresh one on a warm machine (images and
    builds cached): the figure is a user's "install, onboard, see a trace".
 2. For each rate (requests/s from the load generator; each request is one trace of about a dozen spans
-   across the four services): quiet, counters read, the load for ``--step`` seconds, quiet again, counters
-   read after 20 s. Sent = spans the node collectors' receivers accepted; received = spans Jaeger's
-   receiver accepted; lost = sent - received (readiness probes make a few spans a second throughout, so a
+   across the four services): quiet, counters read, the load for ``--step`` seconds, quiet again, both
+   counters read after 25 s (the load generator exits at once on SIGTERM, so nothing is sent after that).
+   Sent = spans the node collectors' receivers accepted; received = spans Jaeger's receiver accepted;
+   lost = sent - received (readiness probes make a few spans a second throughout, so a
    loss smaller than that would hide). Usage: metrics-server's last figures near the end of each step.
 
     .venv/bin/python benchmarks/journey.py [--rates 5,10,20,40] [--step 60] [--keep]
@@ -89,11 +90,9 @@ def main() -> int:
             used = traffic.usage(api)
             size = traffic.gateway_size(api)[1]
             time.sleep(15)
-            traffic.set_load(api, 0, 1)
-            time.sleep(5)
-            sent = traffic.spans_sent(api) - sent0
-            time.sleep(20)
-            received = traffic.spans_received(api) - received0
+            # Both counters after the same settle: what the node collectors accepted is at Jaeger by now.
+            sent1, received1 = quiet_counts(api, 25)
+            sent, received = sent1 - sent0, received1 - received0
             rows.append((rate, sent, received, size, used))
     finally:
         traffic.set_load(api, 1, 2)
@@ -110,7 +109,7 @@ def main() -> int:
         "CPU m / MiB per component"
     )
     for rate, sent, received, size, used in rows:
-        window = args.step + 5
+        window = args.step
         parts = ", ".join(
             f"{k.removeprefix('hodegos-')} {u.cpu_millis:.0f}/{u.memory_mib:.0f}" for k, u in used.items()
         )

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +20,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=float(os.environ.get("RATE", "2")))
     parser.add_argument("--count", type=int, default=int(os.environ.get("COUNT", "0")))
     args = parser.parse_args()
+    # As PID 1 in its container, a signal with no handler is ignored: without this, a scaled-down loadgen
+    # would keep sending for the whole termination grace period (30 s), past the end of a measured step.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
     sent = ok = 0
     start = time.monotonic()
     while not args.count or sent < args.count:

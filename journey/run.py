@@ -34,6 +34,7 @@ class Timings:
 
     steps: dict[str, float] = field(default_factory=dict)
     installed_at: float = 0.0
+    installed_wall: float | None = None  # epoch seconds, for "a trace that began after the install"
     first_trace_after_install: float | None = None
 
 
@@ -63,9 +64,13 @@ def step(timings: Timings, name: str, say: Progress) -> Callable[[Callable[[], A
 
 
 def wait_first_trace(
-    jaeger: backend.Jaeger, timeout: float = FIRST_TRACE_TIMEOUT, progress: Progress | None = None
+    jaeger: backend.Jaeger,
+    timeout: float = FIRST_TRACE_TIMEOUT,
+    progress: Progress | None = None,
+    since: float | None = None,
 ) -> summary.Trace:
-    """The first complete trace crossing every shop service, polled from Jaeger."""
+    """The first complete trace crossing every shop service, polled from Jaeger; with ``since`` (epoch
+    seconds), only a trace that began after it (Jaeger may still hold traces of an earlier install)."""
     say = progress or (lambda _m: None)
     deadline = time.monotonic() + timeout
     wanted = set(backend.SHOP_SERVICES)
@@ -79,7 +84,11 @@ def wait_first_trace(
             traces, note = [], f"Jaeger not answering yet ({exc})"
         else:
             note = f"services at Jaeger so far: {', '.join(sorted(seen)) or 'none'}"
-        whole = [t for t in traces if t.complete and wanted <= set(t.services)]
+        whole = [
+            t for t in traces
+            if t.complete and wanted <= set(t.services)
+            and (since is None or min(s.start_us for s in t.spans) >= since * 1e6)
+        ]  # fmt: skip
         if whole:
             return max(whole, key=lambda t: len(t.spans))
         if note != last:
@@ -272,7 +281,7 @@ def run(options: Options, say: Progress) -> tuple[Timings, Seen]:
     def install() -> None:
         helm = Helm(tools.HELM.path("helm"), kubeconfig)
         restart([constants.NAMESPACE])
-        timings.installed_at = time.monotonic()
+        timings.installed_at, timings.installed_wall = time.monotonic(), time.time()
         installing.install(api, helm, wait=True, timeout="5m", progress=lambda m: say(f"    {m}"))
 
     step(timings, "hodegos install (the chart, waiting for every pod)", say)(install)
@@ -293,7 +302,7 @@ def run(options: Options, say: Progress) -> tuple[Timings, Seen]:
     step(timings, "onboarding in the UI (Chromium): opt-out, Jaeger, the sink", say)(onboard)
 
     def first_trace() -> summary.Trace:
-        trace = wait_first_trace(backend.Jaeger(api), progress=say)
+        trace = wait_first_trace(backend.Jaeger(api), progress=say, since=timings.installed_wall)
         timings.first_trace_after_install = round(time.monotonic() - timings.installed_at, 1)
         return trace
 

@@ -65,6 +65,17 @@ class HodegosConfig(Model):
             raise ConfigError(f"invalid Hodegos configuration: {problems}") from exc
 
 
+def raw_mapping(config_map: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The YAML mapping as written in a ``hodegos-config`` ConfigMap, unvalidated and without defaults
+    filled in (empty when missing or not a mapping): what an editor or an upgrade carries forward."""
+    text = ((config_map or {}).get("data") or {}).get(CONFIG_KEY) or ""
+    try:
+        loaded = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return {}
+    return dict(loaded) if isinstance(loaded, dict) else {}
+
+
 def load(
     config_map: Mapping[str, Any] | None, last_good: HodegosConfig | None = None
 ) -> tuple[HodegosConfig, str | None]:

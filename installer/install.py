@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from api import constants
-from api.config import CONFIG_KEY
+from api.config import raw_mapping
 from installer.helm import Helm
 from kube import Api, ApiError
 from kube.resources import CONFIGMAPS, NAMESPACES
@@ -46,15 +46,8 @@ def ensure_namespace(api: Api, namespace: str) -> bool:
 
 
 def live_config(config_map: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The mapping in a ``hodegos-config`` ConfigMap, or ``None`` (missing, or not a YAML mapping)."""
-    text = ((config_map or {}).get("data") or {}).get(CONFIG_KEY)
-    if not text:
-        return None
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-    return dict(loaded) if isinstance(loaded, dict) and loaded else None
+    """The mapping in a ``hodegos-config`` ConfigMap, or ``None`` (missing, empty, or not a YAML mapping)."""
+    return raw_mapping(config_map) or None
 
 
 def install(

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from api import constants
-from api.config import CONFIG_KEY
+from api.config import CONFIG_KEY, raw_mapping
 from kube import ApiError, Informer, KubeError, Resource
 from kube.resources import CONFIGMAPS, DESTINATIONS, NAMESPACES, SECRETS
 from ui.cluster import WORKLOAD_RESOURCES, Cluster
@@ -101,12 +101,7 @@ def recover_from_rollback(cluster: Cluster, kind: str, namespace: str, name: str
 
 def config_mapping(cluster: Cluster) -> dict[str, Any]:
     """The YAML mapping now in ``hodegos-config`` (empty when missing or not a mapping)."""
-    text = ((cluster.config_map() or {}).get("data") or {}).get(CONFIG_KEY) or ""
-    try:
-        loaded = yaml.safe_load(text) or {}
-    except yaml.YAMLError:
-        return {}
-    return dict(loaded) if isinstance(loaded, dict) else {}
+    return raw_mapping(cluster.config_map())
 
 
 def apply_config(cluster: Cluster, mapping: Mapping[str, Any]) -> dict[str, Any]:
